@@ -1,0 +1,116 @@
+// Builds wasm/out/valuelog.wasm (zstd + this project's LZ4, Snappy and CRC-32C) with @yowasp/clang,
+// a Clang/LLD that runs from npm alone, and writes src/codec/wasm-binary.ts, the module inlined as
+// base64 so that every runtime (Node, Deno, Bun, browsers, workers) loads it without fetching files.
+//
+// zstd's C source is read from the pinned @cloudpss/zstd package in node_modules (never copied into
+// this repository). Every object file is cached under .cache/wasm by a hash of its source, its flags
+// and the compiler version, so a rebuild only recompiles what changed (zstd takes about a minute).
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cacheDir = join(root, '.cache', 'wasm');
+const outDir = join(root, 'wasm', 'out');
+const wasmOut = join(outDir, 'valuelog.wasm');
+const tsOut = join(root, 'src', 'codec', 'wasm-binary.ts');
+
+const TARGET = ['--target=wasm32-wasip1', '-flto', '-msimd128'];
+const ZSTD_FLAGS = [
+  '-Os',
+  '-DZSTD_DISABLE_ASM',
+  '-DZSTD_LEGACY_SUPPORT=0',
+  '-D_WASI_EMULATED_PROCESS_CLOCKS',
+  '-DNDEBUG',
+  '-Wno-everything',
+];
+const OWN_FLAGS = ['-O2', '-Wall', '-Wextra', '-Werror', '-std=c11', '-DNDEBUG'];
+// 1 GiB cap: a corrupt or hostile input can never make the module reserve more than this.
+const MAX_MEMORY = 1024 * 1024 * 1024;
+const LINK_FLAGS = [
+  '-mexec-model=reactor',
+  '-Wl,--no-entry',
+  `-Wl,--max-memory=${MAX_MEMORY}`,
+  '-Wl,-z,stack-size=1048576',
+  '-Wl,--strip-all',
+  '-lwasi-emulated-process-clocks',
+];
+
+const sha = (...parts) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(typeof p === 'string' ? p : Buffer.from(p)).update('\0');
+  return h.digest('hex');
+};
+
+function zstdSource() {
+  const path = join(root, 'node_modules', '@cloudpss', 'zstd', 'lib', 'zstd.c');
+  const text = readFileSync(path, 'utf8');
+  // The amalgamation turns on pthread-based multithreading for every non-emscripten target;
+  // WebAssembly here has no threads, so that one define is dropped at build time.
+  const patched = text.replace(/^#ifndef __EMSCRIPTEN__\n#define ZSTD_MULTITHREAD\n#endif\n/m, '');
+  if (patched === text) throw new Error('build-wasm: the zstd amalgamation layout changed (ZSTD_MULTITHREAD guard not found)');
+  return patched;
+}
+
+async function main() {
+  const clangPkg = JSON.parse(readFileSync(join(root, 'node_modules', '@yowasp', 'clang', 'package.json'), 'utf8'));
+  const toolId = `@yowasp/clang@${clangPkg.version}`;
+  const wasmDir = join(root, 'wasm');
+  const headers = Object.fromEntries(
+    readdirSync(wasmDir).filter((f) => f.endsWith('.h')).map((f) => [f, readFileSync(join(wasmDir, f), 'utf8')]),
+  );
+  const headerHash = sha(...Object.entries(headers).flat());
+  const units = readdirSync(wasmDir)
+    .filter((f) => f.endsWith('.c'))
+    .sort()
+    .map((f) => ({ name: f, text: readFileSync(join(wasmDir, f), 'utf8'), flags: OWN_FLAGS }));
+  units.unshift({ name: 'zstd.c', text: zstdSource(), flags: ZSTD_FLAGS });
+  for (const u of units) u.hash = sha(toolId, u.name, u.text, headerHash, ...TARGET, ...u.flags);
+  const linkHash = sha(toolId, ...units.map((u) => u.hash), ...LINK_FLAGS);
+
+  const stampPath = join(outDir, 'valuelog.wasm.sha256');
+  if (existsSync(wasmOut) && existsSync(tsOut) && existsSync(stampPath) && readFileSync(stampPath, 'utf8') === linkHash) {
+    console.log(`build-wasm: up to date (${readFileSync(wasmOut).length} bytes)`);
+    return;
+  }
+
+  const { runClang } = await import('@yowasp/clang');
+  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  const quiet = { stdout: null, stderr: (b) => b && process.stderr.write(b) };
+  const objects = {};
+  for (const u of units) {
+    const objName = u.name.replace(/\.c$/, '.o');
+    const cached = join(cacheDir, `${u.hash}.o`);
+    if (existsSync(cached)) {
+      objects[objName] = readFileSync(cached);
+      continue;
+    }
+    const t0 = Date.now();
+    process.stdout.write(`build-wasm: compiling ${u.name} ... `);
+    const out = await runClang(['clang', ...TARGET, ...u.flags, '-c', u.name, '-o', objName], { ...headers, [u.name]: u.text }, quiet);
+    if (!out || !out[objName]) throw new Error(`build-wasm: ${u.name} produced no object`);
+    writeFileSync(cached, out[objName]);
+    objects[objName] = out[objName];
+    console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const t0 = Date.now();
+  const out = await runClang(['clang', ...TARGET, ...Object.keys(objects), '-o', 'valuelog.wasm', ...LINK_FLAGS], objects, quiet);
+  const wasm = out['valuelog.wasm'];
+  WebAssembly.validate(wasm) || (() => { throw new Error('build-wasm: linker output is not valid WebAssembly'); })();
+  writeFileSync(wasmOut, wasm);
+  writeFileSync(
+    tsOut,
+    '// Generated by scripts/build-wasm.mjs from wasm/*.c and the pinned zstd sources. Do not edit.\n' +
+      `export const WASM_SHA256 = '${sha(wasm)}';\n` +
+      `export const WASM_BASE64 =\n  '${Buffer.from(wasm).toString('base64')}';\n`,
+  );
+  writeFileSync(stampPath, linkHash);
+  console.log(`build-wasm: linked ${wasm.length} bytes in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,311 @@
+// Grouped frames (reference-behaviour.md §1.5-§1.6, §6.8): a 12-byte header (version, flags, K,
+// reserved/codec id, dictId u64), K RIDs (u64), K+1 offsets (u32) into the decoded payload, then
+// the stored payload: raw, zstd with dictionary, plain zstd, Snappy raw or LZ4 block.
+import { lz4Compress, lz4Decompress, snappyCompress, snappyDecompress, zstdCompress, zstdDecompress } from '../codec/codecs.js';
+import { asValueLogError, corrupt, invalidArgument, tooLarge, UnsupportedBlockCodecError, ValueLogError } from '../errors.js';
+import { FRAME_FLAG_COMPRESSED, FRAME_HEADER_SIZE, FRAME_VERSION, HEADER_SIZE, limits, MAX_FRAME_K, effectiveMaxRecordSize } from '../limits.js';
+
+export enum BlockCodec {
+  None = 0,
+  Snappy = 1,
+  LZ4 = 2,
+}
+
+/** As in Go: anything other than Snappy or LZ4 (None included) selects Snappy. */
+export function normalizeBlockCodec(codec: BlockCodec | number): BlockCodec {
+  return codec === BlockCodec.LZ4 ? BlockCodec.LZ4 : BlockCodec.Snappy;
+}
+
+export interface FrameHeader {
+  version: number;
+  flags: number;
+  k: number;
+  reserved: number;
+  dictId: bigint;
+}
+
+export interface LogRecord {
+  rid: bigint | number;
+  value: Uint8Array;
+}
+
+export interface DecodedFrame {
+  header: FrameHeader;
+  rids: bigint[];
+  offsets: number[];
+  /** The stored payload (a view into the body). */
+  payload: Uint8Array;
+}
+
+/** Resolves a dictionary id to zstd dictionary bytes; undefined or empty means missing. */
+export type DictLookup = (dictId: bigint) => Uint8Array | undefined;
+
+/** Bytes before the stored payload: 12 + 8K + 4(K+1). */
+export function framePrefixLength(k: number): number {
+  return 16 + 12 * k;
+}
+
+const U64_MAX = 0xffffffffffffffffn;
+
+/** Converts a caller's u64 (safe non-negative number or bigint) to bigint. */
+export function toU64(x: bigint | number, what: string): bigint {
+  if (typeof x === 'bigint') {
+    if (x < 0n || x > U64_MAX) throw invalidArgument(`${what} ${x} is not a u64`);
+    return x;
+  }
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw invalidArgument(`${what} ${String(x)} must be a non-negative safe integer or a bigint`);
+  return BigInt(x);
+}
+
+export interface CheckedRecords {
+  rids: bigint[];
+  values: Uint8Array[];
+  rawLength: number;
+}
+
+/**
+ * Validates a frame's records: 1..128 of them, non-zero u64 RIDs, Uint8Array values, and sizes that
+ * fit the record limit. `ridZero` builds the error for a zero RID (CORRUPT for encodeFrame, as in Go;
+ * INVALID_ARGUMENT "missing rid" for the writer).
+ */
+export function checkRecords(records: readonly LogRecord[], ridZero: () => ValueLogError): CheckedRecords {
+  if (!Array.isArray(records)) throw invalidArgument('records must be an array');
+  if (records.length === 0) throw corrupt('frame with zero records');
+  if (records.length > MAX_FRAME_K) throw tooLarge(`frame of ${records.length} records exceeds ${MAX_FRAME_K}`);
+  const rids: bigint[] = [];
+  const values: Uint8Array[] = [];
+  let raw = 0;
+  for (const r of records) {
+    if (r === null || typeof r !== 'object' || !(r.value instanceof Uint8Array)) throw invalidArgument('each record needs { rid, value: Uint8Array }');
+    const rid = toU64(r.rid, 'rid');
+    if (rid === 0n) throw ridZero();
+    rids.push(rid);
+    values.push(r.value);
+    raw += r.value.length;
+  }
+  if (raw > 0xffffffff) throw tooLarge(`frame payload of ${raw} bytes does not fit u32`);
+  if (limits.maxRecordSize > 0 && raw > limits.maxRecordSize) throw tooLarge(`frame payload of ${raw} bytes exceeds limits.maxRecordSize`);
+  checkBodySize(framePrefixLength(records.length) + raw);
+  return { rids, values, rawLength: raw };
+}
+
+/** Rejects a body whose record (20 + body) would exceed the record limit. */
+export function checkBodySize(bodyLength: number): void {
+  if (bodyLength > 0xffffffff) throw tooLarge(`frame body of ${bodyLength} bytes does not fit u32`);
+  if (limits.maxRecordSize > 0 && HEADER_SIZE + bodyLength > limits.maxRecordSize) {
+    throw tooLarge(`record of ${HEADER_SIZE + bodyLength} bytes exceeds limits.maxRecordSize ${limits.maxRecordSize}`);
+  }
+}
+
+/** Writes the frame header, RIDs and offsets (from the value lengths) at dst[at..]; returns the end. */
+export function writeFramePrefix(
+  dst: Uint8Array,
+  at: number,
+  flags: number,
+  reserved: number,
+  dictId: bigint,
+  rids: readonly bigint[],
+  values: readonly Uint8Array[],
+): number {
+  const k = rids.length;
+  const dv = new DataView(dst.buffer, dst.byteOffset + at, framePrefixLength(k));
+  dv.setUint8(0, FRAME_VERSION);
+  dv.setUint8(1, flags);
+  dv.setUint8(2, k);
+  dv.setUint8(3, reserved);
+  dv.setBigUint64(4, dictId, true);
+  let p = FRAME_HEADER_SIZE;
+  for (const rid of rids) {
+    dv.setBigUint64(p, rid, true);
+    p += 8;
+  }
+  let off = 0;
+  dv.setUint32(p, 0, true);
+  p += 4;
+  for (const v of values) {
+    off += v.length;
+    dv.setUint32(p, off, true);
+    p += 4;
+  }
+  return at + p;
+}
+
+/** Builds a frame body: prefix, then either the stored (compressed) payload or the raw values. */
+export function assembleFrameBody(
+  flags: number,
+  reserved: number,
+  dictId: bigint,
+  rids: readonly bigint[],
+  values: readonly Uint8Array[],
+  stored: Uint8Array | undefined,
+  dst?: Uint8Array,
+): Uint8Array {
+  const prefix = framePrefixLength(rids.length);
+  let storedLen = 0;
+  if (stored) storedLen = stored.length;
+  else for (const v of values) storedLen += v.length;
+  const total = prefix + storedLen;
+  const body = dst !== undefined && dst.buffer.byteLength - dst.byteOffset >= total ? new Uint8Array(dst.buffer, dst.byteOffset, total) : new Uint8Array(total);
+  let p = writeFramePrefix(body, 0, flags, reserved, dictId, rids, values);
+  if (stored) body.set(stored, p);
+  else
+    for (const v of values) {
+      body.set(v, p);
+      p += v.length;
+    }
+  return body;
+}
+
+/** Parses and validates a frame body's prefix (structure only; the payload is not decoded). */
+export function decodeFrame(body: Uint8Array): DecodedFrame {
+  if (!(body instanceof Uint8Array)) throw invalidArgument('decodeFrame expects a Uint8Array');
+  if (body.length < FRAME_HEADER_SIZE) throw corrupt(`frame body of ${body.length} bytes is shorter than its header`);
+  const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const header: FrameHeader = {
+    version: dv.getUint8(0),
+    flags: dv.getUint8(1),
+    k: dv.getUint8(2),
+    reserved: dv.getUint8(3),
+    dictId: dv.getBigUint64(4, true),
+  };
+  if (header.version !== FRAME_VERSION) throw corrupt(`frame version ${header.version}`);
+  if (header.k === 0 || header.k > MAX_FRAME_K) throw corrupt(`frame K ${header.k} outside 1..${MAX_FRAME_K}`);
+  const prefix = framePrefixLength(header.k);
+  if (body.length < prefix) throw corrupt(`frame body of ${body.length} bytes is shorter than its ${prefix}-byte prefix`);
+  const rids: bigint[] = new Array<bigint>(header.k);
+  let p = FRAME_HEADER_SIZE;
+  for (let i = 0; i < header.k; i++, p += 8) {
+    const rid = dv.getBigUint64(p, true);
+    if (rid === 0n) throw corrupt(`frame rid ${i} is zero`);
+    rids[i] = rid;
+  }
+  const offsets: number[] = new Array<number>(header.k + 1);
+  let prev = 0;
+  for (let i = 0; i <= header.k; i++, p += 4) {
+    const off = dv.getUint32(p, true);
+    if (i > 0 && off < prev) throw corrupt(`frame offsets decrease at ${i}`);
+    offsets[i] = off;
+    prev = off;
+  }
+  const payload = body.subarray(prefix);
+  if (payload.length === 0 && offsets[header.k] !== 0) throw corrupt('frame has an empty payload but a non-zero raw length');
+  return { header, rids, offsets, payload };
+}
+
+function lookupDict(dictId: bigint, lookup: DictLookup | undefined): Uint8Array {
+  if (lookup === undefined) throw new ValueLogError('MISSING_DICT', `valuelog: missing dict bytes (no dictionary lookup for dictionary ${dictId})`);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = lookup(dictId);
+  } catch (err) {
+    throw asValueLogError(err, 'MISSING_DICT', `dictionary lookup for ${dictId} failed`);
+  }
+  if (bytes === undefined || bytes === null || !(bytes instanceof Uint8Array) || bytes.length === 0) {
+    throw new ValueLogError('MISSING_DICT', `valuelog: missing dict bytes for dictionary ${dictId}`);
+  }
+  return bytes;
+}
+
+/** Checks that a compressed frame's dictionary resolves to non-empty bytes (Reader.validateDicts). */
+export function validateFrameDict(frame: DecodedFrame, lookup: DictLookup | undefined): void {
+  const { flags, dictId } = frame.header;
+  if ((flags & FRAME_FLAG_COMPRESSED) !== 0 && dictId !== 0n) lookupDict(dictId, lookup);
+}
+
+/** The raw length of a frame (Off[K]), checked against the record limit before anything is decoded. */
+export function frameRawLength(frame: DecodedFrame): number {
+  const raw = frame.offsets[frame.header.k]!;
+  if (raw > effectiveMaxRecordSize()) throw tooLarge(`frame declares ${raw} raw bytes, above limits.maxRecordSize`);
+  return raw;
+}
+
+/**
+ * The frame's decoded payload (the K values end to end, Off[K] bytes). Raw frames return a view of
+ * the body; compressed frames are decoded into a new array of exactly the expected length.
+ */
+export function decodeFramePayload(frame: DecodedFrame, lookup?: DictLookup): Uint8Array {
+  const raw = frameRawLength(frame);
+  const { flags, dictId, reserved } = frame.header;
+  if ((flags & FRAME_FLAG_COMPRESSED) === 0) {
+    if (frame.payload.length !== raw) throw corrupt(`raw frame payload of ${frame.payload.length} bytes, offsets say ${raw}`);
+    return frame.payload;
+  }
+  if (dictId !== 0n) {
+    const dict = lookupDict(dictId, lookup);
+    return zstdDecompress(frame.payload, raw, { id: dictId, bytes: dict });
+  }
+  switch (reserved) {
+    case 0:
+      return zstdDecompress(frame.payload, raw);
+    case BlockCodec.Snappy:
+      return snappyDecompress(frame.payload, raw);
+    case BlockCodec.LZ4:
+      return lz4Decompress(frame.payload, raw);
+    default:
+      throw new UnsupportedBlockCodecError(reserved);
+  }
+}
+
+/** Value i of a decoded payload (a view). */
+export function frameValue(decoded: Uint8Array, offsets: readonly number[], i: number): Uint8Array {
+  return decoded.subarray(offsets[i]!, offsets[i + 1]!);
+}
+
+/** Every value of a frame, in order (views into the decoded payload). */
+export function decodeFrameValues(body: Uint8Array, lookup?: DictLookup): { frame: DecodedFrame; values: Uint8Array[] } {
+  const frame = decodeFrame(body);
+  const decoded = decodeFramePayload(frame, lookup);
+  const values: Uint8Array[] = [];
+  for (let i = 0; i < frame.header.k; i++) values.push(frameValue(decoded, frame.offsets, i));
+  return { frame, values };
+}
+
+/** Concatenates values into one array (the compressor's input). */
+export function concatValues(values: readonly Uint8Array[], total: number): Uint8Array {
+  if (values.length === 1) return values[0]!;
+  const out = new Uint8Array(total);
+  let p = 0;
+  for (const v of values) {
+    out.set(v, p);
+    p += v.length;
+  }
+  return out;
+}
+
+/** Compresses with a block codec; undefined when the result is not strictly smaller than the input. */
+export function blockCompress(codec: BlockCodec, raw: Uint8Array): Uint8Array | undefined {
+  if (raw.length < 2) return undefined;
+  return codec === BlockCodec.LZ4 ? lz4Compress(raw, raw.length - 1) : snappyCompress(raw, raw.length - 1);
+}
+
+export interface EncodeFrameOptions {
+  /** zstd level (Go: Fastest 1, Default 3, Better 7, Best 11); anything outside 1..19 means Fastest. */
+  level?: number;
+  /** Entropy-code literals (default false, the Go writer's "no entropy" default). */
+  entropy?: boolean;
+}
+
+/**
+ * EncodeFrameWithOptions (§6.8): compresses with zstd only when a dictionary is given and keeps the
+ * result only if strictly smaller than the raw payload. The dictionary id is stored even when the
+ * frame stays raw.
+ */
+export function encodeFrame(
+  dictId: bigint | number,
+  dict: Uint8Array | undefined,
+  records: readonly LogRecord[],
+  opts: EncodeFrameOptions = {},
+): { body: Uint8Array; header: FrameHeader } {
+  const id = toU64(dictId, 'dictId');
+  const { rids, values, rawLength } = checkRecords(records, () => corrupt('frame rid is zero'));
+  if (id !== 0n && (dict === undefined || dict.length === 0)) throw new ValueLogError('MISSING_DICT', `valuelog: missing dict bytes for dictionary ${id}`);
+  let stored: Uint8Array | undefined;
+  if (id !== 0n && rawLength > 0) {
+    const raw = concatValues(values, rawLength);
+    stored = zstdCompress(raw, { level: opts.level ?? 1, entropy: opts.entropy ?? false, dict: { id, bytes: dict! }, maxOutput: rawLength - 1 });
+  }
+  const flags = stored ? FRAME_FLAG_COMPRESSED : 0;
+  const body = assembleFrameBody(flags, 0, id, rids, values, stored);
+  checkBodySize(body.length);
+  return { body, header: { version: FRAME_VERSION, flags, k: rids.length, reserved: 0, dictId: id } };
+}

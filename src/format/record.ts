@@ -1,0 +1,83 @@
+// Record header (reference-behaviour.md §1.2-§1.4): CRC u32 | version u8 | flags u8 | reserved u16 |
+// RID u64 | ValueLen u32, little-endian, followed by ValueLen payload bytes. The CRC-32C covers
+// header[4:20] and the payload.
+import { crc32c } from '../codec/codecs.js';
+import { corrupt, tooLarge } from '../errors.js';
+import { HEADER_SIZE, limits, RECORD_FLAG_GROUPED, VERSION } from '../limits.js';
+
+export interface RecordHeader {
+  crc: number;
+  version: number;
+  flags: number;
+  reserved: number;
+  rid: bigint;
+  valueLen: number;
+}
+
+/** Rejects a record whose on-disk size 20 + valueLen exceeds limits.maxRecordSize (when enabled). */
+export function checkRecordSize(valueLen: number): void {
+  if (valueLen > 0xffffffff) throw tooLarge(`payload of ${valueLen} bytes does not fit u32`);
+  const max = limits.maxRecordSize;
+  if (max > 0 && HEADER_SIZE + valueLen > max) throw tooLarge(`record of ${HEADER_SIZE + valueLen} bytes exceeds limits.maxRecordSize ${max}`);
+}
+
+/**
+ * Decodes the 20-byte header at `at`; validates the version and the size limit, as every reader does
+ * before it reads (or allocates for) the payload. The caller guarantees 20 bytes are present.
+ */
+export function decodeRecordHeader(buf: Uint8Array, at = 0): RecordHeader {
+  const dv = new DataView(buf.buffer, buf.byteOffset + at, HEADER_SIZE);
+  const h: RecordHeader = {
+    crc: dv.getUint32(0, true),
+    version: dv.getUint8(4),
+    flags: dv.getUint8(5),
+    reserved: dv.getUint16(6, true),
+    rid: dv.getBigUint64(8, true),
+    valueLen: dv.getUint32(16, true),
+  };
+  if (h.version !== VERSION) throw corrupt(`record version ${h.version}`);
+  checkRecordSize(h.valueLen);
+  return h;
+}
+
+export function isGroupedRecord(h: RecordHeader): boolean {
+  return (h.flags & RECORD_FLAG_GROUPED) !== 0;
+}
+
+/** CRC-32C of header[4:20] then the payload parts, as stored in header[0:4]. */
+export function recordChecksum(header: Uint8Array, headerAt: number, payload: readonly Uint8Array[]): number {
+  let c = crc32c(header.subarray(headerAt + 4, headerAt + HEADER_SIZE));
+  for (const part of payload) c = crc32c(part, c);
+  return c;
+}
+
+/**
+ * Writes a complete header (CRC included) at dst[at..at+20) for a payload given as parts whose
+ * concatenation is the payload.
+ */
+export function writeRecordHeader(dst: Uint8Array, at: number, flags: number, rid: bigint, payload: readonly Uint8Array[]): void {
+  let len = 0;
+  for (const p of payload) len += p.length;
+  checkRecordSize(len);
+  const dv = new DataView(dst.buffer, dst.byteOffset + at, HEADER_SIZE);
+  dv.setUint8(4, VERSION);
+  dv.setUint8(5, flags);
+  dv.setUint16(6, 0, true);
+  dv.setBigUint64(8, rid, true);
+  dv.setUint32(16, len, true);
+  dv.setUint32(0, recordChecksum(dst, at, payload), true);
+}
+
+/** A whole record (header + payload) as one new array. */
+export function encodeRecord(flags: number, rid: bigint, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  out.set(payload, HEADER_SIZE);
+  writeRecordHeader(out, 0, flags, rid, [payload]);
+  return out;
+}
+
+/** Verifies the stored CRC of a record whose header and payload are given. */
+export function verifyRecordChecksum(header: Uint8Array, headerAt: number, stored: number, payload: Uint8Array): void {
+  const actual = recordChecksum(header, headerAt, [payload]);
+  if (actual !== stored) throw corrupt(`checksum mismatch: stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}`);
+}

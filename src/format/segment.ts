@@ -1,0 +1,74 @@
+// Segment and file ids (reference-behaviour.md §3.1-§3.3): 8-bit lane, 23-bit seq, bit 31 marks a
+// value-log file id. Names are `value-l<lane>-<seq, 6+ digits>.log`; legacy `value-<seq>.log` is lane 0.
+import { invalidArgument, ValueLogError } from '../errors.js';
+
+export const LANE_BITS = 8;
+export const SEQ_BITS = 31 - LANE_BITS;
+export const MAX_LANE = (1 << LANE_BITS) - 1;
+export const MAX_SEQ = (1 << SEQ_BITS) - 1;
+export const FILE_ID_MARK = 0x80000000;
+
+function rangeError(lane: number, seq: number): ValueLogError {
+  return new ValueLogError('SEGMENT_ID_RANGE', `valuelog: segment id out of range (lane ${lane}, seq ${seq})`);
+}
+
+export function encodeSegmentId(lane: number, seq: number): number {
+  if (!Number.isInteger(lane) || !Number.isInteger(seq)) throw rangeError(lane, seq);
+  if (lane < 0 || lane > MAX_LANE || seq < 0 || seq > MAX_SEQ) throw rangeError(lane, seq);
+  return ((lane << SEQ_BITS) | seq) >>> 0;
+}
+
+export function decodeSegmentId(id: number): { lane: number; seq: number } {
+  const v = id >>> 0;
+  return { lane: (v >>> SEQ_BITS) & MAX_LANE, seq: v & MAX_SEQ };
+}
+
+export function encodeFileId(lane: number, seq: number): number {
+  return (encodeSegmentId(lane, seq) | FILE_ID_MARK) >>> 0;
+}
+
+export function decodeFileId(fileId: number): { lane: number; seq: number } {
+  return decodeSegmentId((fileId & ~FILE_ID_MARK) >>> 0);
+}
+
+export function isValueLogFileId(id: number): boolean {
+  return ((id >>> 0) & FILE_ID_MARK) !== 0;
+}
+
+/** Validates a file id given by a caller: a u32 with the value-log mark set. */
+export function checkFileId(fileId: number): number {
+  if (!Number.isInteger(fileId) || fileId < 0 || fileId > 0xffffffff || !isValueLogFileId(fileId)) {
+    throw invalidArgument(`not a value-log file id: ${String(fileId)} (use encodeFileId(lane, seq))`);
+  }
+  return fileId >>> 0;
+}
+
+export function segmentFileName(fileId: number): string {
+  const { lane, seq } = decodeFileId(fileId);
+  return `value-l${lane}-${String(seq).padStart(6, '0')}.log`;
+}
+
+const DECIMAL = /^[0-9]+$/;
+
+function parseU32(s: string): number | undefined {
+  if (!DECIMAL.test(s)) return undefined;
+  const n = Number(s);
+  return n <= 0xffffffff ? n : undefined;
+}
+
+/** File id of a segment file name, or undefined for any other name (never throws). */
+export function parseSegmentFileName(name: string): number | undefined {
+  if (!name.startsWith('value-') || !name.endsWith('.log')) return undefined;
+  const core = name.slice('value-'.length, name.length - '.log'.length);
+  if (core.startsWith('l')) {
+    const dash = core.indexOf('-');
+    if (dash < 0) return undefined;
+    const lane = parseU32(core.slice(1, dash));
+    const seq = parseU32(core.slice(dash + 1));
+    if (lane === undefined || seq === undefined || lane > MAX_LANE || seq > MAX_SEQ) return undefined;
+    return encodeFileId(lane, seq);
+  }
+  const seq = parseU32(core);
+  if (seq === undefined || seq > MAX_SEQ) return undefined;
+  return (seq | FILE_ID_MARK) >>> 0;
+}

@@ -1,0 +1,88 @@
+// valuelog: a WiscKey-style value log for every JavaScript runtime, byte-compatible with the Go
+// valuelog v0.3.0 on-disk format. See README.md and shared/spec/API.md for the public shapes.
+export { ValueLogError, UnsupportedBlockCodecError, type ErrorCode } from './errors.js';
+export {
+  VERSION,
+  HEADER_SIZE,
+  FRAME_VERSION,
+  FRAME_HEADER_SIZE,
+  MAX_FRAME_K,
+  FRAME_FLAG_COMPRESSED,
+  RECORD_FLAG_GROUPED,
+  DEFAULT_KEEP_SAFETY_MARGIN,
+  VALUE_PTR_SIZE,
+  GROUPED_MAX_RECORD_LEN,
+  limits,
+} from './limits.js';
+export * from './codec/index.js';
+export {
+  encodeSegmentId,
+  decodeSegmentId,
+  encodeFileId,
+  decodeFileId,
+  isValueLogFileId,
+  segmentFileName,
+  parseSegmentFileName,
+  MAX_LANE,
+  MAX_SEQ,
+} from './format/segment.js';
+export {
+  type ValuePtr,
+  isGroupedPtr,
+  ptrSubIndex,
+  ptrRecordLength,
+  isCompressedPtr,
+  markGrouped,
+  encodeValuePtr,
+  decodeValuePtr,
+} from './format/pointer.js';
+export { type RecordHeader, decodeRecordHeader, encodeRecord } from './format/record.js';
+export {
+  BlockCodec,
+  type FrameHeader,
+  type LogRecord,
+  type DecodedFrame,
+  type DictLookup,
+  type EncodeFrameOptions,
+  encodeFrame,
+  decodeFrame,
+  decodeFramePayload,
+  decodeFrameValues,
+  framePrefixLength,
+} from './format/frame.js';
+export {
+  type TemplateDecodeOptions,
+  type TemplateLookup,
+  type TemplateDef,
+  TemplateDefCache,
+  isTemplateEncoded,
+  parseTemplateDef,
+  decodeTemplateValue,
+  encodeTemplateDefAnchors,
+  encodeTemplateDefMask,
+  encodeTemplateValueAnchors,
+  encodeTemplateValueMask,
+} from './format/template.js';
+export { FramePreparer, type FrameStats, type PreparedFrame } from './frame-preparer.js';
+export {
+  shouldKeepCompressed,
+  chooseBlockGroupK,
+  normalizeBlockTargetCompressedBytes,
+  AutotuneMode,
+  type AutotuneOptions,
+  normalizeAutotuneOptions,
+  autotuneWorkloads,
+  lookupAutotuneWorkload,
+  generateAutotuneValues,
+  type AutotuneWorkload,
+  SeededRandom,
+} from './policy.js';
+export {
+  type Clock,
+  type AdvanceableClock,
+  RealClock,
+  VirtualClock,
+  VirtualSink,
+  type EncodeCostModel,
+  encodeCostModelFunc,
+} from './clock.js';

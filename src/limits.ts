@@ -1,0 +1,32 @@
+/** On-disk and API constants of the v0.3.0 format (reference-behaviour.md §1, §9). */
+export const VERSION = 1;
+export const HEADER_SIZE = 20;
+/** Record length excluding the 4-byte CRC: what pointers call the record length. */
+export const HEADER_WITHOUT_CRC = 16;
+export const FRAME_VERSION = 1;
+export const FRAME_HEADER_SIZE = 12;
+export const MAX_FRAME_K = 128;
+export const FRAME_FLAG_COMPRESSED = 1;
+export const RECORD_FLAG_GROUPED = 1;
+export const DEFAULT_KEEP_SAFETY_MARGIN = 0.1;
+export const VALUE_PTR_SIZE = 16;
+/** Largest record length (16 + ValueLen) a grouped pointer can carry as a hint; above it the hint is 0. */
+export const GROUPED_MAX_RECORD_LEN = 0x00ffffff;
+
+/**
+ * Mutable process-wide limits, as in the Go package. `maxRecordSize` <= 0 disables the record size
+ * check, but decoders still bound every allocation by MAX_ABSOLUTE_RECORD_SIZE.
+ */
+export const limits = {
+  maxRecordSize: 64 * 1024 * 1024,
+  maxDeadMappings: 64,
+};
+
+/** Hard ceiling used when `limits.maxRecordSize` is disabled: sizes are u32 on disk. */
+export const MAX_ABSOLUTE_RECORD_SIZE = 0xffffffff;
+
+/** The effective record-size bound for allocation checks. */
+export function effectiveMaxRecordSize(): number {
+  const m = limits.maxRecordSize;
+  return m > 0 ? m : MAX_ABSOLUTE_RECORD_SIZE;
+}

@@ -1,0 +1,56 @@
+// Small helpers shared by the tests.
+import * as assert from 'uvu/assert';
+import { ValueLogError, type ErrorCode } from '../src/index.js';
+
+export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+export function unhex(s: string): Uint8Array {
+  const clean = s.replace(/\s+/g, '');
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Runs fn, asserts it throws a ValueLogError with the given code, and returns the error. */
+export function expectCode(fn: () => unknown, code: ErrorCode): ValueLogError {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof ValueLogError)) throw new assert.Assertion({ message: `expected ValueLogError ${code}, got ${String(e)}`, generated: true, operator: 'throws', expects: code, actual: e });
+    assert.is(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+    return e;
+  }
+  throw new assert.Assertion({ message: `expected ValueLogError ${code}, nothing was thrown`, generated: true, operator: 'throws', expects: code, actual: undefined });
+}
+
+/** Deterministic pseudo-random bytes (xorshift32) for tests that need noise. */
+export function noise(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** JSON-like documents of mixed content, reproducible for a seed. */
+export function jsonDocs(count: number, approxSize: number, seed = 1): Uint8Array[] {
+  const words = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'user', 'account', 'active', 'pending', 'closed', 'red', 'green'];
+  const rnd = noise(count * 64 + 64, seed);
+  const docs: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = (j: number) => rnd[(i * 64 + j) % rnd.length]!;
+    const doc: Record<string, unknown> = { id: i, type: words[r(0) % words.length], owner: `user-${r(1) * 7 + r(2)}`, score: r(3) / 7, tags: [words[r(4) % 12], words[r(5) % 12]], items: [] as unknown[] };
+    const items = doc.items as unknown[];
+    while (JSON.stringify(doc).length < approxSize) items.push({ sku: `SKU-${r(items.length % 60) * 13 + items.length}`, qty: r((items.length + 7) % 60) % 9, state: words[(r(items.length % 50) + items.length) % 12] });
+    docs.push(utf8(JSON.stringify(doc).slice(0, Math.max(approxSize, 16))));
+  }
+  return docs;
+}
