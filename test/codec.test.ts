@@ -117,6 +117,13 @@ test('lz4: wrong expected length and lying input are CORRUPT', () => {
   expectCode(() => lz4Decompress(c.subarray(0, c.length - 3), data.length), 'CORRUPT');
   expectCode(() => lz4Decompress(new Uint8Array([0xf0, 0xff, 0xff, 0xff, 0xff]), 100), 'CORRUPT');
   expectCode(() => lz4Decompress(c, 2 ** 31), 'RECORD_TOO_LARGE');
+  // An expected length no input of this size could produce is rejected before allocating.
+  expectCode(() => lz4Decompress(c, c.length * 255 + 65), 'CORRUPT');
+  expectCode(() => snappyDecompress(snappyCompress(data)!, 60_000_000), 'CORRUPT');
+  // The extreme ratios real inputs reach are accepted: 16 MiB of zeros.
+  const zeros = new Uint8Array(16 << 20);
+  assert.equal(lz4Decompress(lz4Compress(zeros)!, zeros.length), zeros);
+  assert.equal(snappyDecompress(snappyCompress(zeros)!, zeros.length), zeros);
   expectCode(() => lz4Decompress(c, -1), 'INVALID_ARGUMENT');
 });
 

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const uvu = join(root, 'node_modules', 'uvu', 'bin.js');
-const pattern = process.argv[2] ?? '\\.test\\.js$';
+// Optional argument: a file-name prefix, e.g. `node test/run.mjs fuzz`.
+const pattern = `^${process.argv[2] ?? ''}.*\\.test\\.js$`;
 const res = spawnSync(process.execPath, [uvu, join(root, 'build', 'test'), pattern], {
   cwd: root,
   encoding: 'utf8',
