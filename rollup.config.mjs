@@ -1,5 +1,8 @@
-// Bundles the compiled ESM (build/src, from `tsc`) into one file per target. The WebAssembly module is
-// inlined as base64 by the generated src/codec/wasm-binary.ts, so no asset copying is needed.
+// Bundles the compiled ESM (build/src, from `tsc`) into one file per target:
+// - dist/valuelog.node.js: Node, Deno and Bun (universal API + NodeStorage on node:fs);
+// - dist/valuelog.browser.js: pages and workers (no node:* imports).
+// The WebAssembly module is inlined as base64 by the generated src/codec/wasm-binary.ts, so no asset
+// copying or bundler configuration is needed on the user's side.
 import { cpSync, mkdirSync } from 'node:fs';
 
 const copyTypes = {
@@ -10,8 +13,16 @@ const copyTypes = {
   },
 };
 
-export default {
-  input: 'build/src/index.js',
-  output: { file: 'dist/valuelog.js', format: 'es', sourcemap: false },
-  plugins: [copyTypes],
-};
+const external = (id) => id.startsWith('node:');
+
+export default [
+  { input: 'build/src/index.node.js', output: { file: 'dist/valuelog.node.js', format: 'es' }, external, plugins: [copyTypes] },
+  {
+    input: 'build/src/index.js',
+    output: { file: 'dist/valuelog.browser.js', format: 'es' },
+    external: (id) => {
+      if (id.startsWith('node:')) throw new Error(`the browser build must not import ${id}`);
+      return false;
+    },
+  },
+];

@@ -12,6 +12,7 @@ import {
   checkBodySize,
   checkRecords,
   concatValues,
+  framePrefixLength,
   type LogRecord,
   normalizeBlockCodec,
   toU64,
@@ -35,6 +36,19 @@ export interface FrameStats {
 
 export interface PreparedFrame {
   body: Uint8Array;
+  stats: FrameStats;
+}
+
+/** A frame decided but not yet laid out: header fields, values, and the kept compressed payload. */
+export interface FrameParts {
+  dictId: bigint;
+  flags: number;
+  reserved: number;
+  rids: bigint[];
+  values: Uint8Array[];
+  /** Compressed payload when compression was kept; otherwise the values are stored raw. */
+  stored: Uint8Array | undefined;
+  bodyLength: number;
   stats: FrameStats;
 }
 
@@ -115,6 +129,16 @@ export class FramePreparer {
    * for the body (the returned body then shares its buffer).
    */
   prepareFrame(dictId: bigint | number, dict: Uint8Array | undefined, records: readonly LogRecord[], dst?: Uint8Array): PreparedFrame {
+    const parts = this.prepareParts(dictId, dict, records);
+    const body = assembleFrameBody(parts.flags, parts.reserved, parts.dictId, parts.rids, parts.values, parts.stored, dst);
+    return { body, stats: parts.stats };
+  }
+
+  /**
+   * Decides how a frame is stored without assembling it: the header fields, the values, and the
+   * compressed payload when compression was kept. The Writer lays these out in its own buffer.
+   */
+  prepareParts(dictId: bigint | number, dict: Uint8Array | undefined, records: readonly LogRecord[]): FrameParts {
     const id = toU64(dictId, 'dictId');
     const { rids, values, rawLength } = checkRecords(records, () => invalidArgument('missing rid'));
     if (id !== 0n && (dict === undefined || !(dict instanceof Uint8Array) || dict.length === 0)) {
@@ -150,9 +174,9 @@ export class FramePreparer {
         if (stored) flags = FRAME_FLAG_COMPRESSED;
       }
     }
-    const body = assembleFrameBody(flags, reserved, id, rids, values, stored, dst);
-    checkBodySize(body.length);
-    return { body, stats };
+    const bodyLength = framePrefixLength(rids.length) + (stored ? stored.length : rawLength);
+    checkBodySize(bodyLength);
+    return { dictId: id, flags, reserved, rids, values, stored, bodyLength, stats };
   }
 
   /** Backoff and static skip policy: may this frame try to compress? Consumes one backoff step. */

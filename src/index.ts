@@ -63,7 +63,12 @@ export {
   encodeTemplateValueAnchors,
   encodeTemplateValueMask,
 } from './format/template.js';
-export { FramePreparer, type FrameStats, type PreparedFrame } from './frame-preparer.js';
+export { FramePreparer, type FrameStats, type PreparedFrame, type FrameParts } from './frame-preparer.js';
+export { Writer, type WriterOptions, type AppendOptions, type WriterIoStats, type ByteSink, DEFAULT_WRITER_BUFFER } from './writer.js';
+export { Reader, type ReaderEntry, type ReaderOptions } from './reader.js';
+export { Manager, ValueSet, type SegmentInfo, FRAME_CACHE_MAX_BYTES } from './manager.js';
+export { type StorageBackend, type StorageFile, type OpenOptions, checkPosition } from './storage/types.js';
+export { MemoryStorage } from './storage/memory.js';
 export {
   shouldKeepCompressed,
   chooseBlockGroupK,

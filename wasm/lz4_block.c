@@ -1,4 +1,4 @@
-/* valuelog: LZ4 *block* format (raw block: no frame, no size prefix) — a single-pass greedy
+/* valuelog: LZ4 *block* format (raw block: no frame, no size prefix) - a single-pass greedy
  * hash compressor and a bounds-checked decoder, written from the published format description.
  * This project's own code, MIT licensed. */
 #include "vl_common.h"
@@ -7,9 +7,15 @@
 #define LZ4_LAST_LITERALS 5 /* the last 5 bytes of a block are always literals */
 #define LZ4_MATCH_FENCE 12  /* the last match starts at least 12 bytes before the end */
 #define LZ4_MAX_OFFSET 65535u
+#ifndef LZ4_HASH_LOG_MAX
 #define LZ4_HASH_LOG_MAX 14
+#endif
+#ifndef LZ4_HASH_LOG_MIN
 #define LZ4_HASH_LOG_MIN 8
+#endif
+#ifndef LZ4_SKIP_SHIFT
 #define LZ4_SKIP_SHIFT 6 /* after 2^6 failed probes the search step grows by one */
+#endif
 
 /* Positions (relative to the block start) of recent 4-byte sequences, keyed by their hash. */
 static uint32_t lz4_table[1u << LZ4_HASH_LOG_MAX];
@@ -77,15 +83,17 @@ int32_t vl_lz4_compress(const uint8_t *src, uint32_t n, uint8_t *dst, uint32_t c
             LZ4_MIN_MATCH + vl_match_len(src + p + LZ4_MIN_MATCH, src + cand + LZ4_MIN_MATCH,
                                          match_end_max - p - LZ4_MIN_MATCH);
         const size_t lit = p - anchor;
-        const size_t need = 1 + lz4_ext_len(lit) + lit + 2 + lz4_ext_len(mlen - LZ4_MIN_MATCH);
+        const size_t mcode = mlen - LZ4_MIN_MATCH;
         const size_t room = (size_t)(oend - op);
-        if (need > room) return 0;
+        /* Cheap upper bound of this sequence's size plus 16 bytes of copy slack (ext(v) <= v/128 + 1);
+         * the exact size is only worked out when the output is nearly full. */
+        const int roomy = lit + (lit >> 7) + (mcode >> 7) + 24 <= room;
+        if (!roomy && 1 + lz4_ext_len(lit) + lit + 2 + lz4_ext_len(mcode) > room) return 0;
 
         uint8_t *const token = op++;
-        const size_t mcode = mlen - LZ4_MIN_MATCH;
         *token = (uint8_t)(((lit < 15 ? lit : 15) << 4) | (mcode < 15 ? mcode : 15));
         if (lit >= 15) op = lz4_put_ext(op, lit);
-        if (lit <= 16 && need + 16 <= room) {
+        if (lit <= 16 && roomy) {
           /* Short literal run: fixed 8/16-byte copies (never read past src + n: p + 8 <= n). */
           vl_copy8(op, src + anchor);
           if (lit > 8) vl_copy8(op + 8, src + anchor + 8);

@@ -1,13 +1,19 @@
-/* valuelog: Snappy "raw" block format (uvarint length + literal/copy elements) — a greedy hash
+/* valuelog: Snappy "raw" block format (uvarint length + literal/copy elements) - a greedy hash
  * compressor working in 64 KiB fragments and a bounds-checked decoder, written from the published
  * format description. This project's own code, MIT licensed. */
 #include "vl_common.h"
 
 #define SNAPPY_FRAGMENT 65536u
+#ifndef SNAPPY_HASH_LOG_MAX
 #define SNAPPY_HASH_LOG_MAX 14
+#endif
+#ifndef SNAPPY_HASH_LOG_MIN
 #define SNAPPY_HASH_LOG_MIN 8
+#endif
 #define SNAPPY_MIN_FRAGMENT_FOR_MATCH 16
+#ifndef SNAPPY_SKIP_SHIFT
 #define SNAPPY_SKIP_SHIFT 5 /* after 2^5 failed probes the search step grows by one */
+#endif
 
 /* Fragment-relative positions (< 65536) of recent 4-byte sequences, keyed by their hash. */
 static uint16_t snappy_table[1u << SNAPPY_HASH_LOG_MAX];
@@ -198,6 +204,73 @@ int32_t vl_snappy_decompress(const uint8_t *src, uint32_t srcLen, uint8_t *dst, 
   uint8_t *op = dst;
   uint8_t *const oend = dst + dstLen;
 
+  /* Fast loop: while at least 21 input bytes (tag, up to 4 extra bytes, a 16-byte literal read)
+   * and 80 output bytes (a 64-byte copy plus 16 bytes of overshoot) remain, element headers need
+   * no bounds checks and short literals/copies use fixed-size chunk copies. */
+  while ((size_t)(iend - ip) >= 21 && (size_t)(oend - op) >= 80) {
+    const uint32_t tag = *ip++;
+    size_t len, off;
+    if ((tag & 3) == 0) {
+      len = (tag >> 2) + 1;
+      if (len <= 16) {
+        vl_copy16(op, ip);
+        ip += len;
+        op += len;
+        continue;
+      }
+      if (len > 60) {
+        const size_t nb = len - 60;
+        uint32_t v = 0;
+        for (size_t i = 0; i < nb; i++) v |= (uint32_t)ip[i] << (8 * i);
+        ip += nb;
+        if (VL_UNLIKELY(v >= 0x7FFFFFFFu)) return SNAPPY_ERR_TRUNCATED;
+        len = (size_t)v + 1;
+      }
+      if (VL_UNLIKELY(len > (size_t)(iend - ip))) return SNAPPY_ERR_TRUNCATED;
+      if (VL_UNLIKELY(len > (size_t)(oend - op))) return SNAPPY_ERR_OUTPUT;
+      memcpy(op, ip, len);
+      ip += len;
+      op += len;
+      continue;
+    }
+    if ((tag & 3) == 1) {
+      len = ((tag >> 2) & 7) + 4;
+      off = ((tag >> 5) << 8) | *ip++;
+    } else if ((tag & 3) == 2) {
+      len = (tag >> 2) + 1;
+      off = vl_load16(ip);
+      ip += 2;
+    } else {
+      len = (tag >> 2) + 1;
+      off = vl_load32(ip);
+      ip += 4;
+    }
+    if (VL_UNLIKELY(off == 0 || off > (size_t)(op - dst))) return SNAPPY_ERR_OFFSET;
+    /* len <= 64 and at least 80 output bytes remain */
+    const uint8_t *m = op - off;
+    if (off >= 16) {
+      vl_copy16(op, m);
+      if (len > 16) {
+        size_t i = 16;
+        do {
+          vl_copy16(op + i, m + i);
+          i += 16;
+        } while (i < len);
+      }
+    } else if (off >= 8) {
+      size_t i = 0;
+      do {
+        vl_copy8(op + i, m + i);
+        vl_copy8(op + i + 8, m + i + 8);
+        i += 16;
+      } while (i < len);
+    } else {
+      vl_lz_copy(op, off, len, (size_t)(oend - op));
+    }
+    op += len;
+  }
+
+  /* Careful loop for the last elements. */
   while (ip != iend) {
     const uint32_t tag = *ip++;
     size_t len, off;

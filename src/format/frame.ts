@@ -158,6 +158,16 @@ export function assembleFrameBody(
 
 /** Parses and validates a frame body's prefix (structure only; the payload is not decoded). */
 export function decodeFrame(body: Uint8Array): DecodedFrame {
+  const frame = decodeFramePrefix(body);
+  if (frame.payload.length === 0 && frame.offsets[frame.header.k] !== 0) throw corrupt('frame has an empty payload but a non-zero raw length');
+  return frame;
+}
+
+/**
+ * The header, RIDs and offsets of a frame from bytes that hold at least its prefix (the payload may
+ * be absent: readers that fetch one value read only the prefix).
+ */
+export function decodeFramePrefix(body: Uint8Array): DecodedFrame {
   if (!(body instanceof Uint8Array)) throw invalidArgument('decodeFrame expects a Uint8Array');
   if (body.length < FRAME_HEADER_SIZE) throw corrupt(`frame body of ${body.length} bytes is shorter than its header`);
   const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -187,9 +197,7 @@ export function decodeFrame(body: Uint8Array): DecodedFrame {
     offsets[i] = off;
     prev = off;
   }
-  const payload = body.subarray(prefix);
-  if (payload.length === 0 && offsets[header.k] !== 0) throw corrupt('frame has an empty payload but a non-zero raw length');
-  return { header, rids, offsets, payload };
+  return { header, rids, offsets, payload: body.subarray(prefix) };
 }
 
 function lookupDict(dictId: bigint, lookup: DictLookup | undefined): Uint8Array {

@@ -1,0 +1,220 @@
+// The log against the raw file API, side by side in one run (Node, page cache):
+//  - appends: Writer.append (one value per frame, staged, 256 KiB writes) and appendRawFrames (writev
+//    straight from the caller's arrays) vs fs.writevSync of the same values in 256 KiB batches;
+//  - random reads: Manager.read by pointer with CRC verification vs fs.readSync of the same bytes;
+//  - memory: peak RSS and WebAssembly memory over a 1 GiB append run.
+//   node build/bench/log.bench.js [--quick]
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writevSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { encodeFileId, init, Manager, NodeStorage, SeededRandom, wasmMemoryBytes, Writer, type ValuePtr } from '../src/index.node.js';
+import { noise } from '../test/helpers.js';
+import { fmtNum, machineInfo } from './harness.js';
+
+const quick = process.argv.includes('--quick');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BATCH = 256 * 1024;
+const out: string[] = [];
+const say = (s = '') => {
+  out.push(s);
+  console.log(s);
+};
+
+await init();
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+interface AppendResult {
+  ours: number;
+  oursRaw: number;
+  raw: number;
+}
+
+/** One timed append run of `total` payload bytes in values of `size` bytes; returns MB/s of payload. */
+async function appendRun(size: number, total: number, values: Uint8Array[], mode: 'raw' | 'append' | 'rawFrames'): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'valuelog-bench-'));
+  try {
+    const count = Math.floor(total / size);
+    let t0: number;
+    if (mode === 'raw') {
+      const fd = openSync(join(dir, 'raw.log'), 'w+');
+      t0 = performance.now();
+      let batch: Uint8Array[] = [];
+      let bytes = 0;
+      let at = 0;
+      for (let i = 0; i < count; i++) {
+        batch.push(values[i % values.length]!);
+        bytes += size;
+        if (bytes >= BATCH || batch.length >= 960) {
+          writevSync(fd, batch, at);
+          at += bytes;
+          batch = [];
+          bytes = 0;
+        }
+      }
+      if (batch.length) writevSync(fd, batch, at);
+      closeSync(fd);
+    } else {
+      const storage = new NodeStorage(dir);
+      const w = await Writer.open(storage, encodeFileId(0, 1), { bufferSize: BATCH });
+      t0 = performance.now();
+      if (mode === 'append') {
+        for (let i = 0; i < count; i++) w.append(i + 1, values[i % values.length]!);
+      } else {
+        const per = Math.max(8, Math.floor(BATCH / size));
+        for (let i = 0; i < count; i += per) {
+          const recs = [];
+          for (let j = i; j < Math.min(count, i + per); j++) recs.push({ rid: j + 1, value: values[j % values.length]! });
+          w.appendRawFrames(recs, 1);
+        }
+      }
+      w.close();
+    }
+    const ms = performance.now() - t0;
+    return (count * size) / 1e3 / ms;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function appends(size: number): Promise<AppendResult> {
+  const total = (quick ? 64 : 256) * 2 ** 20;
+  const values = Array.from({ length: 64 }, (_, i) => noise(size, i + 1));
+  const runs = quick ? 3 : 5;
+  const r: Record<'raw' | 'append' | 'rawFrames', number[]> = { raw: [], append: [], rawFrames: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const mode of ['raw', 'append', 'rawFrames'] as const) r[mode].push(await appendRun(size, total, values, mode));
+  }
+  return { raw: median(r.raw), ours: median(r.append), oursRaw: median(r.rawFrames) };
+}
+
+interface ReadResult {
+  ours: number;
+  oursNoCrc: number;
+  raw: number;
+  p50: number[];
+  p99: number[];
+}
+
+async function reads(size: number): Promise<ReadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'valuelog-bench-'));
+  try {
+    const count = Math.min(quick ? 20_000 : 60_000, Math.floor((256 * 2 ** 20) / size));
+    const storage = new NodeStorage(dir);
+    const w = await Writer.open(storage, encodeFileId(0, 1), { bufferSize: BATCH });
+    const ptrs: ValuePtr[] = [];
+    for (let i = 0; i < count; i++) ptrs.push(w.append(i + 1, noise(size, i)));
+    w.close();
+    const m = await Manager.open(storage);
+    const rng = new SeededRandom(3);
+    const order = Array.from({ length: quick ? 50_000 : 200_000 }, () => rng.intn(count));
+    // The raw baseline preads exactly the value bytes of the same records.
+    const fd = openSync(join(dir, 'value-l0-000001.log'), 'r');
+    const dst = new Uint8Array(size);
+    const valueAt = (p: ValuePtr) => p.offset - 4 + 20 + 28;
+    const timeIt = (fn: (i: number) => void): { ops: number; p50: number; p99: number } => {
+      for (let i = 0; i < 5000; i++) fn(order[i]!);
+      const lat: number[] = [];
+      const chunk = 500;
+      const t0 = performance.now();
+      for (let i = 0; i < order.length; i += chunk) {
+        const c0 = performance.now();
+        for (let j = i; j < Math.min(order.length, i + chunk); j++) fn(order[j]!);
+        lat.push(((performance.now() - c0) * 1e6) / chunk);
+      }
+      const ms = performance.now() - t0;
+      lat.sort((a, b) => a - b);
+      return { ops: (order.length * 1000) / ms, p50: lat[Math.floor(lat.length / 2)]!, p99: lat[Math.floor(lat.length * 0.99)]! };
+    };
+    const results = { raw: [] as number[], ours: [] as number[], noCrc: [] as number[] };
+    let p50: number[] = [];
+    let p99: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const raw = timeIt((i) => readSync(fd, dst, 0, size, valueAt(ptrs[i]!)));
+      m.setDisableReadChecksum(false);
+      const ours = timeIt((i) => m.read(ptrs[i]!));
+      m.setDisableReadChecksum(true);
+      const noCrc = timeIt((i) => m.read(ptrs[i]!));
+      results.raw.push(raw.ops);
+      results.ours.push(ours.ops);
+      results.noCrc.push(noCrc.ops);
+      p50 = [raw.p50, ours.p50, noCrc.p50];
+      p99 = [raw.p99, ours.p99, noCrc.p99];
+    }
+    closeSync(fd);
+    await m.close();
+    return { raw: median(results.raw), ours: median(results.ours), oursNoCrc: median(results.noCrc), p50, p99 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function memoryRun(): Promise<{ bytes: number; peakRss: number; startRss: number; wasm: number; mbs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'valuelog-bench-'));
+  try {
+    const total = (quick ? 256 : 1024) * 2 ** 20;
+    const storage = new NodeStorage(dir);
+    const segment = 256 * 2 ** 20;
+    const values = Array.from({ length: 64 }, (_, i) => noise(4096, i + 1));
+    const startRss = process.memoryUsage().rss;
+    let peakRss = startRss;
+    let seq = 1;
+    let w = await Writer.open(storage, encodeFileId(0, seq), { bufferSize: BATCH });
+    const t0 = performance.now();
+    let written = 0;
+    for (let i = 0; written < total; i++) {
+      w.append(i + 1, values[i % 64]!);
+      written += 4096;
+      if (w.size >= segment) {
+        await w.rotateTo(encodeFileId(0, ++seq));
+      }
+      if ((i & 4095) === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    }
+    w.sync();
+    w.close();
+    const ms = performance.now() - t0;
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    return { bytes: written, peakRss, startRss, wasm: wasmMemoryBytes(), mbs: written / 1e3 / ms };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+say(`# Log benchmark: valuelog vs the raw file API (${new Date().toISOString().slice(0, 10)}${quick ? ', --quick' : ''})`);
+say();
+say(`Machine: ${machineInfo()}. Files in ${tmpdir()} (page cache; no fsync inside the timed loops).`);
+say('Uncompressed values of random bytes, one value per frame (K = 1: 48 bytes of record and frame overhead per value).');
+say('MB/s counts user payload only. Raw = `fs.writevSync` of the same value arrays in 256 KiB batches, and `fs.readSync` of the same value bytes at the same positions.');
+say();
+say('## Appends');
+say();
+say('| value size | raw writev MB/s | Writer.append MB/s | ratio | appendRawFrames MB/s | ratio | appends/s (append) |');
+say('|---:|---:|---:|---:|---:|---:|---:|');
+for (const size of [100, 1024, 4096, 65536]) {
+  const r = await appends(size);
+  say(`| ${size} B | ${r.raw.toFixed(0)} | ${r.ours.toFixed(0)} | ${(r.ours / r.raw).toFixed(2)} | ${r.oursRaw.toFixed(0)} | ${(r.oursRaw / r.raw).toFixed(2)} | ${fmtNum((r.ours * 1e6) / size)} |`);
+}
+say();
+say('## Random reads by pointer');
+say();
+say('| value size | raw pread ops/s | Manager.read (CRC) ops/s | ratio | Manager.read (no CRC) ops/s | ratio | p50 / p99 µs raw | p50 / p99 µs CRC |');
+say('|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const size of [100, 1024, 4096, 65536]) {
+  const r = await reads(size);
+  say(`| ${size} B | ${fmtNum(r.raw)} | ${fmtNum(r.ours)} | ${(r.ours / r.raw).toFixed(2)} | ${fmtNum(r.oursNoCrc)} | ${(r.oursNoCrc / r.raw).toFixed(2)} | ${(r.p50[0]! / 1e3).toFixed(2)} / ${(r.p99[0]! / 1e3).toFixed(2)} | ${(r.p50[1]! / 1e3).toFixed(2)} / ${(r.p99[1]! / 1e3).toFixed(2)} |`);
+}
+say();
+say('p50/p99 are over batches of 500 reads (per-read latency is below the timer resolution).');
+say();
+const mem = await memoryRun();
+say('## Memory over a long append run');
+say();
+say(`${(mem.bytes / 2 ** 30).toFixed(2)} GiB of 4 KiB values through Writer.append with rotation every 256 MiB: ${mem.mbs.toFixed(0)} MB/s; RSS ${(mem.startRss / 2 ** 20).toFixed(0)} MiB at start, peak ${(mem.peakRss / 2 ** 20).toFixed(0)} MiB; WebAssembly memory ${(mem.wasm / 2 ** 20).toFixed(1)} MiB.`);
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'log.md'), out.join('\n') + '\n');
+console.log('\nwrote bench/results/log.md');

@@ -1,0 +1,293 @@
+// Reading values back: the sequential scan (Reader, reference-behaviour.md §5) and the read of one
+// value by pointer (§4.3), which Manager and ValueSet share. Both return values the caller owns.
+import { crc32c } from './codec/codecs.js';
+import { corrupt, invalidArgument, ValueLogError } from './errors.js';
+import { decodeFrame, decodeFramePayload, decodeFramePrefix, type DecodedFrame, type DictLookup, frameRawLength, framePrefixLength, frameValue, validateFrameDict } from './format/frame.js';
+import { checkValuePtr, groupedPtrLength, isGroupedPtr, ptrRecordLength, ptrSubIndex, type ValuePtr } from './format/pointer.js';
+import { decodeRecordHeader, isGroupedRecord, type RecordHeader, verifyRecordChecksum } from './format/record.js';
+import { checkFileId, segmentFileName } from './format/segment.js';
+import { decodeTemplateValue, isTemplateEncoded, TemplateDefCache, type TemplateDecodeOptions, type TemplateLookup } from './format/template.js';
+import { FRAME_FLAG_COMPRESSED, FRAME_HEADER_SIZE, HEADER_SIZE } from './limits.js';
+import type { StorageBackend, StorageFile } from './storage/types.js';
+
+export interface ReaderEntry {
+  rid: bigint;
+  /** The value; undefined only when value decoding is disabled. */
+  value: Uint8Array | undefined;
+  ptr: ValuePtr;
+}
+
+/** Template decoding state: a lookup, its options, and the definition cache it fills. */
+export interface TemplateContext {
+  lookup: TemplateLookup;
+  opts: TemplateDecodeOptions;
+  cache: TemplateDefCache | undefined;
+}
+
+export function makeTemplateContext(lookup: TemplateLookup | undefined, opts: TemplateDecodeOptions = {}): TemplateContext | undefined {
+  if (lookup === undefined) return undefined;
+  const size = opts.defCacheSize ?? 0;
+  return { lookup, opts, cache: size > 0 ? new TemplateDefCache(size) : undefined };
+}
+
+/** Applies the template transform when configured and the value is template-encoded. */
+export function applyTemplate(value: Uint8Array, t: TemplateContext | undefined): Uint8Array {
+  if (t === undefined || !isTemplateEncoded(value)) return value;
+  return decodeTemplateValue(value, t.lookup, t.cache, t.opts, crc32c);
+}
+
+function eof(what: string): ValueLogError {
+  return new ValueLogError('UNEXPECTED_EOF', `valuelog: unexpected end of file (${what})`);
+}
+
+export interface ReaderOptions {
+  /** Read-ahead size in bytes (default 1 MiB). */
+  bufferSize?: number;
+}
+
+/** Scans a segment from the start, one record (and each value of a frame) at a time. */
+export class Reader implements Iterable<ReaderEntry> {
+  private verify = true;
+  private decode = true;
+  private checkDicts = false;
+  private dictLookup: DictLookup | undefined;
+  private template: TemplateContext | undefined;
+  private pos = 0;
+  private queue: ReaderEntry[] = [];
+  private qi = 0;
+  private buf: Uint8Array;
+  private bufStart = 0;
+  private bufLen = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly file: StorageFile,
+    readonly fileId: number,
+    bufferSize: number,
+  ) {
+    this.buf = new Uint8Array(bufferSize);
+  }
+
+  static async open(storage: StorageBackend, fileId: number, opts: ReaderOptions = {}): Promise<Reader> {
+    const id = checkFileId(fileId);
+    const size = opts.bufferSize ?? 1 << 20;
+    if (!Number.isSafeInteger(size) || size < 4096) throw invalidArgument(`bufferSize must be an integer >= 4096, got ${String(opts.bufferSize)}`);
+    const file = await storage.open(segmentFileName(id), { readOnly: true });
+    return new Reader(file, id, size);
+  }
+
+  /** File offset of the next record to read: after an error, the end of the valid prefix. */
+  get offset(): number {
+    return this.pos;
+  }
+
+  disableChecksum(): void {
+    this.verify = false;
+  }
+  /** Values come back undefined; frames are still parsed (and dictionaries checked with validateDicts). */
+  disableValueDecode(): void {
+    this.decode = false;
+  }
+  /** With decoding disabled, still require every compressed frame's dictionary to resolve. */
+  validateDicts(): void {
+    this.checkDicts = true;
+  }
+  setDictLookup(fn: DictLookup | undefined): void {
+    this.dictLookup = fn;
+  }
+  /** The reader keeps its own definition cache of `opts.defCacheSize` entries. */
+  setTemplateLookup(fn: TemplateLookup | undefined, opts: TemplateDecodeOptions = {}): void {
+    this.template = makeTemplateContext(fn, opts);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.file.close();
+  }
+
+  [Symbol.iterator](): Iterator<ReaderEntry> {
+    return { next: () => {
+      const e = this.next();
+      return e === undefined ? { value: undefined, done: true } : { value: e, done: false };
+    } };
+  }
+
+  /** The next value; undefined at a clean end; UNEXPECTED_EOF on a torn tail; CORRUPT on damage. */
+  next(): ReaderEntry | undefined {
+    if (this.closed) throw new ValueLogError('CLOSED', 'valuelog: reader is closed');
+    if (this.qi < this.queue.length) return this.queue[this.qi++];
+    this.queue = [];
+    this.qi = 0;
+    const start = this.pos;
+    const first = this.view(start, HEADER_SIZE);
+    if (first.length === 0) return undefined;
+    if (first.length < HEADER_SIZE) throw eof(`${first.length}-byte record header at ${start} in ${segmentFileName(this.fileId)}`);
+    const h = decodeRecordHeader(first);
+    // Header and payload in one view: a refill for the payload must not overwrite the header.
+    const record = this.view(start, HEADER_SIZE + h.valueLen);
+    const payload = record.subarray(HEADER_SIZE);
+    if (payload.length < h.valueLen) throw eof(`record at ${start} in ${segmentFileName(this.fileId)} needs ${h.valueLen} payload bytes, ${payload.length} present`);
+    if (this.verify) verifyRecordChecksum(record, 0, h.crc, payload);
+    const entries = this.entries(start, h, payload);
+    this.pos = start + HEADER_SIZE + h.valueLen;
+    this.queue = entries;
+    this.qi = 1;
+    return entries[0];
+  }
+
+  private entries(start: number, h: RecordHeader, payload: Uint8Array): ReaderEntry[] {
+    const offset = start + 4;
+    if (!isGroupedRecord(h)) {
+      if (h.rid === 0n) throw corrupt(`legacy record at ${start} has rid 0`);
+      const value = this.decode ? applyTemplate(payload.slice(), this.template) : undefined;
+      return [{ rid: h.rid, value, ptr: { offset, length: (16 + h.valueLen) >>> 0, fileId: this.fileId } }];
+    }
+    const frame = decodeFrame(payload);
+    frameRawLength(frame);
+    let decoded: Uint8Array | undefined;
+    if (this.decode) {
+      decoded = decodeFramePayload(frame, this.dictLookup);
+      // Raw payloads are views of the read-ahead buffer: copy once so the caller owns the values.
+      if ((frame.header.flags & FRAME_FLAG_COMPRESSED) === 0) decoded = decoded.slice();
+    } else if (this.checkDicts) {
+      validateFrameDict(frame, this.dictLookup);
+    }
+    const recordLen = 16 + h.valueLen;
+    const out: ReaderEntry[] = new Array<ReaderEntry>(frame.header.k);
+    for (let i = 0; i < frame.header.k; i++) {
+      out[i] = {
+        rid: frame.rids[i]!,
+        value: decoded === undefined ? undefined : applyTemplate(frameValue(decoded, frame.offsets, i), this.template),
+        ptr: { offset, length: groupedPtrLength(recordLen, i), fileId: this.fileId },
+      };
+    }
+    return out;
+  }
+
+  /** Up to n bytes at `at` (fewer at end of file), served from the read-ahead buffer. */
+  private view(at: number, n: number): Uint8Array {
+    if (at >= this.bufStart && at + n <= this.bufStart + this.bufLen) return this.buf.subarray(at - this.bufStart, at - this.bufStart + n);
+    if (n > this.buf.length) {
+      const big = new Uint8Array(n);
+      const got = this.file.read(big, at);
+      return big.subarray(0, got);
+    }
+    this.bufStart = at;
+    this.bufLen = this.file.read(this.buf, at);
+    return this.buf.subarray(0, Math.min(n, this.bufLen));
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// Reading one value by pointer (§4.3)
+
+export interface PointerReadContext {
+  verify: boolean;
+  dictLookup: DictLookup | undefined;
+  template: TemplateContext | undefined;
+  /** Decoded-frame cache of the segment (see FrameCache), if any. */
+  cache: FrameCache | undefined;
+}
+
+/** A decoded (or checksum-verified raw) frame payload with its offsets. */
+export interface CachedFrame {
+  decoded: Uint8Array;
+  offsets: number[];
+  k: number;
+  verified: boolean;
+}
+
+/** The cache a segment's pointer reads consult; keyed by record start. */
+export interface FrameCache {
+  get(recordStart: number, needVerified: boolean): CachedFrame | undefined;
+  put(recordStart: number, frame: CachedFrame): void;
+}
+
+function readFully(file: StorageFile, at: number, n: number, what: () => string): Uint8Array {
+  const b = new Uint8Array(n);
+  const got = file.read(b, at);
+  if (got < n) throw eof(`${what()}: ${got} of ${n} bytes`);
+  return b;
+}
+
+/**
+ * The value a pointer names, as a view the caller may keep only while it does not mutate it: a
+ * fresh array for uncached reads, or a view of a cached decoded frame (readUnsafe's contract).
+ * Callers that promise ownership copy views of cached frames.
+ */
+export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx: PointerReadContext): { value: Uint8Array; shared: boolean } {
+  checkValuePtr(ptr);
+  const start = ptr.offset - 4;
+  const hint = ptrRecordLength(ptr);
+  const grouped = isGroupedPtr(ptr);
+  const where = () => `record at ${start} in ${segmentFileName(fileId)}`;
+  if (grouped && ctx.cache) {
+    const hit = ctx.cache.get(start, ctx.verify);
+    if (hit) {
+      const sub = ptrSubIndex(ptr);
+      if (sub >= hit.k) throw corrupt(`sub-index ${sub} >= K ${hit.k} (${where()})`);
+      return { value: applyTemplate(frameValue(hit.decoded, hit.offsets, sub), ctx.template), shared: true };
+    }
+  }
+  // A hint is 16 + ValueLen: anything below 16 cannot name a record.
+  if (hint !== 0 && hint < 16) throw corrupt(`pointer length hint ${hint} < 16 (${where()})`);
+  // With a length hint the whole record comes back in one read; without one, header first.
+  let record: Uint8Array;
+  let h: RecordHeader;
+  if (hint !== 0 && ctx.verify) {
+    record = readFully(file, start, hint + 4, where);
+    h = decodeRecordHeader(record);
+  } else {
+    const head = readFully(file, start, HEADER_SIZE, where);
+    h = decodeRecordHeader(head);
+    record = head;
+  }
+  if (hint !== 0 && hint !== 16 + h.valueLen) throw corrupt(`pointer length hint ${hint} != record length ${16 + h.valueLen} (${where()})`);
+  if (isGroupedRecord(h) !== grouped) throw corrupt(`${grouped ? 'grouped' : 'plain'} pointer to a ${grouped ? 'plain' : 'grouped'} record (${where()})`);
+  if (grouped && !ctx.verify) {
+    const fast = readUncompressedValue(file, start, h, ptr, where);
+    if (fast !== undefined) return { value: applyTemplate(fast, ctx.template), shared: false };
+  }
+  const payload = record.length >= HEADER_SIZE + h.valueLen ? record.subarray(HEADER_SIZE, HEADER_SIZE + h.valueLen) : readFully(file, start + HEADER_SIZE, h.valueLen, where);
+  if (ctx.verify) verifyRecordChecksum(record, 0, h.crc, payload);
+  if (!grouped) {
+    if (h.rid === 0n) throw corrupt(`legacy record has rid 0 (${where()})`);
+    return { value: applyTemplate(payload, ctx.template), shared: false };
+  }
+  const frame = decodeFrame(payload);
+  const sub = ptrSubIndex(ptr);
+  if (sub >= frame.header.k) throw corrupt(`sub-index ${sub} >= K ${frame.header.k} (${where()})`);
+  const decoded = decodeFramePayload(frame, ctx.dictLookup);
+  if (ctx.cache && (frame.header.k > 1 || (frame.header.flags & FRAME_FLAG_COMPRESSED) !== 0)) {
+    ctx.cache.put(start, { decoded, offsets: frame.offsets, k: frame.header.k, verified: ctx.verify });
+    return { value: applyTemplate(frameValue(decoded, frame.offsets, sub), ctx.template), shared: true };
+  }
+  return { value: applyTemplate(frameValue(decoded, frame.offsets, sub), ctx.template), shared: false };
+}
+
+/**
+ * Fast path without checksum for an uncompressed frame: reads only the prefix and the one value.
+ * Returns undefined for compressed frames (the caller decodes the whole payload).
+ */
+function readUncompressedValue(file: StorageFile, start: number, h: RecordHeader, ptr: ValuePtr, where: () => string): Uint8Array | undefined {
+  const fh = readFully(file, start + HEADER_SIZE, Math.min(FRAME_HEADER_SIZE, h.valueLen), where);
+  if (fh.length < FRAME_HEADER_SIZE) throw corrupt(`frame body of ${h.valueLen} bytes (${where()})`);
+  if ((fh[1]! & FRAME_FLAG_COMPRESSED) !== 0) return undefined;
+  const k = fh[2]!;
+  const prefixLen = framePrefixLength(k);
+  if (k === 0 || prefixLen > h.valueLen) {
+    decodeFramePrefix(fh); // raises the precise CORRUPT
+    throw corrupt(`frame prefix of ${prefixLen} bytes exceeds the ${h.valueLen}-byte body (${where()})`);
+  }
+  const prefix = readFully(file, start + HEADER_SIZE, prefixLen, where);
+  const frame: DecodedFrame = decodeFramePrefix(prefix);
+  const raw = frameRawLength(frame);
+  if (prefixLen + raw !== h.valueLen) throw corrupt(`frame prefix ${prefixLen} + raw ${raw} != body ${h.valueLen} (${where()})`);
+  const sub = ptrSubIndex(ptr);
+  if (sub >= k) throw corrupt(`sub-index ${sub} >= K ${k} (${where()})`);
+  const from = frame.offsets[sub]!;
+  const to = frame.offsets[sub + 1]!;
+  return readFully(file, start + HEADER_SIZE + prefixLen + from, to - from, where);
+}
+

@@ -1,0 +1,500 @@
+// Writer (reference-behaviour.md §3.4, §6): appends grouped records to one segment. Records are laid
+// out directly in an in-memory staging buffer and reach storage in large writes (a storage call costs
+// 30-80 µs on OPFS), or go straight to storage with writev when they are larger than the buffer.
+// Pointers are returned before the bytes are visible; flush() makes them visible, sync() durable.
+import type { Clock, EncodeCostModel } from './clock.js';
+import { invalidArgument, corrupt, tooLarge, ValueLogError } from './errors.js';
+import { BlockCodec, checkBodySize, checkRecords, framePrefixLength, type LogRecord, writeFramePrefix } from './format/frame.js';
+import { groupedPtrLength, ptrRecordLength, type ValuePtr } from './format/pointer.js';
+import { checkRecordSize, writeRecordHeader } from './format/record.js';
+import { checkFileId, segmentFileName } from './format/segment.js';
+import { FramePreparer, type FrameParts, type FrameStats } from './frame-preparer.js';
+import { FRAME_HEADER_SIZE, FRAME_VERSION, HEADER_SIZE, MAX_FRAME_K, RECORD_FLAG_GROUPED } from './limits.js';
+import type { StorageBackend, StorageFile } from './storage/types.js';
+
+/** Where a sink-backed writer's bytes go (VirtualSink fits; undefined discards). */
+export interface ByteSink {
+  write(p: Uint8Array): number;
+}
+
+export interface WriterOptions {
+  /** Staging buffer size in bytes (default 4 MiB, at least 64 KiB). Writes are this large when data allows. */
+  bufferSize?: number;
+}
+
+export interface AppendOptions {
+  dictId?: bigint | number;
+  dict?: Uint8Array;
+}
+
+export interface WriterIoStats {
+  /** Storage write() calls (or sink writes). */
+  writes: number;
+  /** Storage writev() calls. */
+  writevs: number;
+  /** Bytes handed to storage or the sink. */
+  bytes: number;
+  /** Durable syncs (file flush). */
+  syncs: number;
+}
+
+export const DEFAULT_WRITER_BUFFER = 4 * 1024 * 1024;
+const MIN_WRITER_BUFFER = 64 * 1024;
+/** writev batches stop below the kernel's IOV_MAX (1024) with headroom, as in Go. */
+const MAX_IOVS = 1024 - 64;
+const DEFAULT_WRITEV_MIN_BATCH = 8;
+
+export class Writer {
+  private file: StorageFile | undefined;
+  private storage: StorageBackend | undefined;
+  private sink: ByteSink | undefined;
+  private id: number;
+  /** File offset where the staging buffer starts (everything before it was handed to storage). */
+  private flushed: number;
+  private staging: Uint8Array;
+  private pending = 0;
+  private closed = false;
+  private readonly preparer = new FramePreparer(true);
+  private writevMinAvgBytes = 0;
+  private writevMinBatchRecs = DEFAULT_WRITEV_MIN_BATCH;
+  private readonly io: WriterIoStats = { writes: 0, writevs: 0, bytes: 0, syncs: 0 };
+
+  private constructor(fileId: number, size: number, bufferSize: number | undefined) {
+    this.id = fileId;
+    this.flushed = size;
+    const cap = bufferSize === undefined ? DEFAULT_WRITER_BUFFER : bufferSize;
+    if (!Number.isSafeInteger(cap) || cap < MIN_WRITER_BUFFER) throw invalidArgument(`bufferSize must be an integer >= ${MIN_WRITER_BUFFER}, got ${String(bufferSize)}`);
+    this.staging = new Uint8Array(cap);
+  }
+
+  /** Opens (creating if needed) the segment for `fileId` and appends after its current end. */
+  static async open(storage: StorageBackend, fileId: number, opts: WriterOptions = {}): Promise<Writer> {
+    const id = checkFileId(fileId);
+    const file = await openForAppend(storage, id);
+    const w = new Writer(id, file.size(), opts.bufferSize);
+    w.file = file;
+    w.storage = storage;
+    return w;
+  }
+
+  /** A writer whose bytes go to a sink (simulated I/O). sync() is a no-op; close() does not flush. */
+  static fromSink(sink: ByteSink | undefined, fileId: number, opts: WriterOptions = {}): Writer {
+    const w = new Writer(checkFileId(fileId), 0, opts.bufferSize);
+    w.sink = sink ?? { write: (p) => p.length };
+    return w;
+  }
+
+  get fileId(): number {
+    return this.id;
+  }
+
+  /** Logical end of the segment, including bytes not yet flushed. */
+  get size(): number {
+    return this.flushed + this.pending;
+  }
+
+  /** Bytes staged in memory, not yet handed to storage. */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  ioStats(): WriterIoStats {
+    return { ...this.io };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Settings (forwarded to the frame preparer, which owns every compression decision)
+
+  setBlockCompression(codec: BlockCodec | number, enabled: boolean): void {
+    this.preparer.setBlockCompression(codec, enabled);
+  }
+  setKeepPolicy(ioNsPerStoredByte: number, encodeNsPerRawByte: number, safetyMargin: number): void {
+    this.preparer.setKeepPolicy(ioNsPerStoredByte, encodeNsPerRawByte, safetyMargin);
+  }
+  setEncodeSampleStride(n: number): void {
+    this.preparer.setEncodeSampleStride(n);
+  }
+  setClock(clock: Clock | undefined | null): void {
+    this.preparer.setClock(clock);
+  }
+  setEncodeCostModel(model: EncodeCostModel | undefined | null): void {
+    this.preparer.setEncodeCostModel(model);
+  }
+  setDictFrameEncoderOptions(level: number, enableEntropy: boolean): void {
+    this.preparer.setDictFrameEncoderOptions(level, enableEntropy);
+  }
+  resetCompressionHints(): void {
+    this.preparer.resetCompressionHints();
+  }
+  compressionHints(): { noBenefit: number; skipRemain: number; skipDictId: bigint } {
+    return this.preparer.compressionHints();
+  }
+  /** minAvgBytes < 0 → 0 (no floor); minBatchRecs <= 0 → 8. */
+  setRawWritevStrategy(minAvgBytes: number, minBatchRecs: number): void {
+    this.writevMinAvgBytes = minAvgBytes > 0 ? minAvgBytes : 0;
+    this.writevMinBatchRecs = minBatchRecs > 0 ? Math.floor(minBatchRecs) : DEFAULT_WRITEV_MIN_BATCH;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Appends
+
+  /** Appends one value as a K=1 frame (compressed per the dictionary or block settings). */
+  append(rid: bigint | number, value: Uint8Array, opts: AppendOptions = {}): ValuePtr {
+    return this.appendFrame([{ rid, value }], opts).ptrs[0]!;
+  }
+
+  /** Appends 1..128 records as one frame; returns a pointer per record and the frame's stats. */
+  appendFrame(records: readonly LogRecord[], opts: AppendOptions = {}): { ptrs: ValuePtr[]; stats: FrameStats } {
+    this.checkOpen();
+    if (Array.isArray(records) && records.length === 0) return { ptrs: [], stats: emptyStats() };
+    const parts = this.preparer.prepareParts(opts.dictId ?? 0, opts.dict, records);
+    return { ptrs: this.writeParts(parts), stats: parts.stats };
+  }
+
+  /**
+   * Appends a body made by encodeFrame or FramePreparer, unchanged (its RIDs and offsets are not
+   * re-validated). k <= 0 appends nothing.
+   */
+  appendEncodedFrame(body: Uint8Array, k: number): ValuePtr[] {
+    this.checkOpen();
+    if (!Number.isInteger(k) || k <= 0) return [];
+    if (k > MAX_FRAME_K) throw tooLarge(`frame of ${k} records exceeds ${MAX_FRAME_K}`);
+    if (!(body instanceof Uint8Array)) throw invalidArgument('body must be a Uint8Array');
+    if (body.length < FRAME_HEADER_SIZE || body[0] !== FRAME_VERSION || body[2] !== k) throw corrupt('encoded frame body does not match k');
+    checkBodySize(body.length);
+    const start = this.size;
+    this.writeRecord(body.length, (dst, at) => dst.set(body, at), [body]);
+    return framePointers(start, body.length, k, this.id);
+  }
+
+  /**
+   * Appends a complete record (CRC included) verbatim, e.g. copied from another segment. `length`
+   * is returned unchanged in the pointer; its record-length part, if non-zero, must match the record.
+   */
+  appendRawRecord(raw: Uint8Array, length: number): ValuePtr {
+    this.checkOpen();
+    if (!(raw instanceof Uint8Array) || raw.length < 4) throw invalidArgument('empty record');
+    if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw invalidArgument(`pointer length ${String(length)} is not a u32`);
+    const recLen = ptrRecordLength({ offset: 4, length, fileId: this.id });
+    if (recLen !== 0 && recLen !== raw.length - 4) throw invalidArgument('raw record size mismatch');
+    checkRecordSize(raw.length - HEADER_SIZE);
+    const start = this.size;
+    this.writeBytes(raw);
+    return { offset: start + 4, length: length >>> 0, fileId: this.id };
+  }
+
+  /**
+   * Appends records as raw frames of k (the last may be shorter). When the batch is large enough and
+   * the storage has writev, frames go straight to storage without staging copies (§6.4); otherwise
+   * each chunk is appended like appendFrame (block compression applies there).
+   */
+  appendRawFrames(records: readonly LogRecord[], k: number): { ptrs: ValuePtr[]; stats: FrameStats } {
+    this.checkOpen();
+    if (!Number.isInteger(k) || k <= 0 || k > MAX_FRAME_K) throw tooLarge(`k must be 1..${MAX_FRAME_K}, got ${String(k)}`);
+    if (!Array.isArray(records)) throw invalidArgument('records must be an array');
+    if (records.length === 0) return { ptrs: [], stats: emptyStats() };
+    if (this.rawWritevDecision(records, k)) return this.appendRawFramesWritev(records, k);
+    const ptrs: ValuePtr[] = [];
+    const stats = emptyStats();
+    for (let i = 0; i < records.length; i += k) {
+      const r = this.appendFrame(records.slice(i, i + k));
+      ptrs.push(...r.ptrs);
+      addStats(stats, r.stats);
+    }
+    return { ptrs, stats };
+  }
+
+  /** Whether appendRawFrames would take the writev path for these records (§6.4's rule). */
+  rawWritevDecision(records: readonly LogRecord[], k: number): boolean {
+    if (this.file === undefined || typeof this.file.writev !== 'function') return false;
+    if (records.length < this.writevMinBatchRecs) return false;
+    if (this.writevMinAvgBytes > 0) {
+      let total = 0;
+      for (const r of records) total += r.value.length;
+      if (total / records.length < this.writevMinAvgBytes) return false;
+    }
+    const maxBytes = this.staging.length;
+    // Predicted storage calls with writev: each frame needs 2 + K iovecs (header, prefix, values).
+    let writevCalls = 0;
+    let iovs = 0;
+    let bytes = 0;
+    // Predicted calls through the staging buffer, starting from what it already holds.
+    let fallbackCalls = 0;
+    let pending = this.pending;
+    for (let i = 0; i < records.length; i += k) {
+      const chunk = records.slice(i, i + k);
+      let raw = 0;
+      for (const r of chunk) raw += r.value.length;
+      const frameBytes = HEADER_SIZE + framePrefixLength(chunk.length) + raw;
+      const frameIovs = 2 + chunk.length;
+      if (iovs > 0 && (iovs + frameIovs > MAX_IOVS || bytes + frameBytes > maxBytes)) {
+        writevCalls++;
+        iovs = 0;
+        bytes = 0;
+      }
+      iovs += frameIovs;
+      bytes += frameBytes;
+      if (frameBytes >= maxBytes) {
+        if (pending > 0) fallbackCalls++;
+        fallbackCalls++;
+        pending = 0;
+      } else {
+        if (pending + frameBytes > maxBytes) {
+          fallbackCalls++;
+          pending = 0;
+        }
+        pending += frameBytes;
+        if (pending >= maxBytes) {
+          fallbackCalls++;
+          pending = 0;
+        }
+      }
+    }
+    if (iovs > 0) writevCalls++;
+    if (pending > 0) fallbackCalls++;
+    return writevCalls <= fallbackCalls;
+  }
+
+  private appendRawFramesWritev(records: readonly LogRecord[], k: number): { ptrs: ValuePtr[]; stats: FrameStats } {
+    this.flush();
+    const file = this.file!;
+    const ptrs: ValuePtr[] = [];
+    const stats = emptyStats();
+    let queue: Uint8Array[] = [];
+    let queueBytes = 0;
+    const maxBytes = this.staging.length;
+    const drain = () => {
+      if (queue.length === 0) return;
+      this.countedWritev(file, queue, this.flushed, queueBytes);
+      this.flushed += queueBytes;
+      queue = [];
+      queueBytes = 0;
+    };
+    let at = this.flushed;
+    for (let i = 0; i < records.length; i += k) {
+      const chunk = records.slice(i, i + k);
+      const { rids, values, rawLength } = checkRecords(chunk, () => invalidArgument('missing rid'));
+      const bodyLength = framePrefixLength(rids.length) + rawLength;
+      checkBodySize(bodyLength);
+      const frameIovs = 2 + values.length;
+      const frameBytes = HEADER_SIZE + bodyLength;
+      if (queue.length > 0 && (queue.length + frameIovs > MAX_IOVS || queueBytes + frameBytes > maxBytes)) drain();
+      const head = new Uint8Array(HEADER_SIZE + framePrefixLength(rids.length));
+      writeFramePrefix(head, HEADER_SIZE, 0, 0, 0n, rids, values);
+      const prefix = head.subarray(HEADER_SIZE);
+      writeRecordHeader(head, 0, RECORD_FLAG_GROUPED, 0n, [prefix, ...values]);
+      queue.push(head.subarray(0, HEADER_SIZE), prefix, ...values);
+      queueBytes += frameBytes;
+      ptrs.push(...framePointers(at, bodyLength, rids.length, this.id));
+      at += frameBytes;
+      addStats(stats, { records: rids.length, rawPayloadBytes: rawLength, storedPayloadBytes: rawLength, attempted: false, kept: false, encodeNs: 0 });
+    }
+    drain(); // always, so that the caller's arrays are not retained
+    return { ptrs, stats };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Durability
+
+  /** Hands staged bytes to storage (or the sink). Not durable until sync(). */
+  flush(): void {
+    if (this.closed) return;
+    this.flushStaging();
+  }
+
+  /** flush() and make the segment durable (no-op for sink-backed writers). */
+  sync(): void {
+    this.checkOpen();
+    this.flushStaging();
+    if (this.file) {
+      this.file.flush();
+      this.io.syncs++;
+    }
+  }
+
+  /**
+   * Seals the current segment (flush + sync) and continues in segment `fileId` (created if needed,
+   * appending after its current end). A sink-backed writer becomes storage-backed on `storage`.
+   */
+  async rotateTo(fileId: number, storage?: StorageBackend): Promise<void> {
+    this.checkOpen();
+    const id = checkFileId(fileId);
+    const target = storage ?? this.storage;
+    if (target === undefined) throw invalidArgument('rotateTo on a sink-backed writer needs a storage backend');
+    this.flushStaging();
+    const old = this.file;
+    if (old) {
+      old.flush();
+      this.io.syncs++;
+    }
+    const next = await openForAppend(target, id);
+    this.file = next;
+    this.storage = target;
+    this.sink = undefined;
+    this.id = id;
+    this.flushed = next.size();
+    this.pending = 0;
+    if (old) old.close();
+  }
+
+  /** Flushes (storage-backed) and closes. No sync: call sync() first for durability. Sink writers are not flushed. */
+  close(): void {
+    if (this.closed) return;
+    let err: unknown;
+    if (this.file) {
+      try {
+        this.flushStaging();
+      } catch (e) {
+        err = e;
+      }
+      this.file.close();
+    }
+    this.closed = true;
+    if (err !== undefined) throw err;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  private checkOpen(): void {
+    if (this.closed) throw new ValueLogError('CLOSED', `valuelog: writer for ${segmentFileName(this.id)} is closed`);
+  }
+
+  /** Lays out a prepared frame as one grouped record and returns its pointers. */
+  private writeParts(parts: FrameParts): ValuePtr[] {
+    const start = this.size;
+    const { rids, values, stored, bodyLength } = parts;
+    this.writeRecord(
+      bodyLength,
+      (dst, at) => {
+        let p = writeFramePrefix(dst, at, parts.flags, parts.reserved, parts.dictId, rids, values);
+        if (stored) dst.set(stored, p);
+        else
+          for (const v of values) {
+            dst.set(v, p);
+            p += v.length;
+          }
+      },
+      undefined,
+      parts,
+    );
+    return framePointers(start, bodyLength, rids.length, this.id);
+  }
+
+  /**
+   * Writes one grouped record of `bodyLength`: into the staging buffer when it fits (the body is
+   * laid out in place and checksummed there), otherwise straight to storage.
+   */
+  private writeRecord(bodyLength: number, layOut: (dst: Uint8Array, at: number) => void, bodyParts?: Uint8Array[], parts?: FrameParts): void {
+    const total = HEADER_SIZE + bodyLength;
+    if (total <= this.staging.length) {
+      if (this.pending + total > this.staging.length) this.flushStaging();
+      const at = this.pending;
+      layOut(this.staging, at + HEADER_SIZE);
+      writeRecordHeader(this.staging, at, RECORD_FLAG_GROUPED, 0n, [this.staging.subarray(at + HEADER_SIZE, at + total)]);
+      this.pending += total;
+      return;
+    }
+    // Larger than the buffer: header and body go to storage directly, in one writev where possible.
+    let body: Uint8Array[];
+    if (bodyParts) body = bodyParts;
+    else {
+      const prefix = new Uint8Array(framePrefixLength(parts!.rids.length));
+      writeFramePrefix(prefix, 0, parts!.flags, parts!.reserved, parts!.dictId, parts!.rids, parts!.values);
+      body = parts!.stored ? [prefix, parts!.stored] : [prefix, ...parts!.values];
+    }
+    const header = new Uint8Array(HEADER_SIZE);
+    writeRecordHeader(header, 0, RECORD_FLAG_GROUPED, 0n, body);
+    this.flushStaging();
+    this.writeDirect([header, ...body], total);
+  }
+
+  /** Appends bytes as they are (a raw record copy). */
+  private writeBytes(raw: Uint8Array): void {
+    if (raw.length <= this.staging.length) {
+      if (this.pending + raw.length > this.staging.length) this.flushStaging();
+      this.staging.set(raw, this.pending);
+      this.pending += raw.length;
+      return;
+    }
+    this.flushStaging();
+    this.writeDirect([raw], raw.length);
+  }
+
+  private writeDirect(parts: Uint8Array[], total: number): void {
+    if (this.file) {
+      if (typeof this.file.writev === 'function' && parts.length > 1) this.countedWritev(this.file, parts, this.flushed, total);
+      else {
+        let at = this.flushed;
+        for (const p of parts) {
+          this.file.write(p, at);
+          at += p.length;
+          this.io.writes++;
+        }
+        this.io.bytes += total;
+      }
+    } else {
+      for (const p of parts) this.sinkWrite(p);
+    }
+    this.flushed += total;
+  }
+
+  private countedWritev(file: StorageFile, parts: Uint8Array[], at: number, total: number): void {
+    const n = file.writev!(parts, at);
+    if (n !== total) throw new ValueLogError('IO', `valuelog: short writev (${n} of ${total} bytes)`);
+    this.io.writevs++;
+    this.io.bytes += total;
+  }
+
+  private sinkWrite(p: Uint8Array): void {
+    const n = this.sink!.write(p);
+    if (n !== p.length) throw new ValueLogError('IO', `valuelog: short write to sink (${n} of ${p.length} bytes)`);
+    this.io.writes++;
+    this.io.bytes += p.length;
+  }
+
+  private flushStaging(): void {
+    if (this.pending === 0) return;
+    const data = this.staging.subarray(0, this.pending);
+    if (this.file) {
+      this.file.write(data, this.flushed);
+      this.io.writes++;
+      this.io.bytes += data.length;
+    } else {
+      this.sinkWrite(data);
+    }
+    // Only after the write succeeded: a failed flush keeps the bytes staged for a retry.
+    this.flushed += this.pending;
+    this.pending = 0;
+  }
+}
+
+async function openForAppend(storage: StorageBackend, fileId: number): Promise<StorageFile> {
+  const name = segmentFileName(fileId);
+  try {
+    return await storage.open(name);
+  } catch (e) {
+    if (!(e instanceof ValueLogError) || e.code !== 'NOT_FOUND') throw e;
+  }
+  // A new segment: the backend makes its directory entry durable when it creates the file.
+  return storage.open(name, { create: true });
+}
+
+function framePointers(recordStart: number, bodyLength: number, k: number, fileId: number): ValuePtr[] {
+  const ptrs: ValuePtr[] = new Array<ValuePtr>(k);
+  for (let i = 0; i < k; i++) ptrs[i] = { offset: recordStart + 4, length: groupedPtrLength(16 + bodyLength, i), fileId };
+  return ptrs;
+}
+
+function emptyStats(): FrameStats {
+  return { records: 0, rawPayloadBytes: 0, storedPayloadBytes: 0, attempted: false, kept: false, encodeNs: 0 };
+}
+
+function addStats(into: FrameStats, s: FrameStats): void {
+  into.records += s.records;
+  into.rawPayloadBytes += s.rawPayloadBytes;
+  into.storedPayloadBytes += s.storedPayloadBytes;
+  into.attempted ||= s.attempted;
+  into.kept ||= s.kept;
+  into.encodeNs += s.encodeNs;
+}
