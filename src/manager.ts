@@ -23,6 +23,7 @@ class Segment implements SegmentInfo {
   refCount = 0;
   zombie = false;
   closed = false;
+  frameCache: SegmentFrameCache | undefined;
   constructor(
     readonly id: number,
     readonly name: string,
@@ -38,59 +39,67 @@ class Segment implements SegmentInfo {
 /** Total bytes of decoded frames the cache may hold, whatever limits.maxDeadMappings says. */
 export const FRAME_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 
+/** One segment's share of the decoded-frame cache: record start → frame (the hot lookup). */
+class SegmentFrameCache implements FrameCache {
+  readonly frames = new Map<number, CachedFrame>();
+  constructor(
+    private readonly owner: DecodedFrameCache,
+    readonly segmentId: number,
+  ) {}
+  get size(): number {
+    return this.frames.size;
+  }
+  get(start: number, needVerified: boolean): CachedFrame | undefined {
+    const e = this.frames.get(start);
+    return e === undefined || (needVerified && !e.verified) ? undefined : e;
+  }
+  put(start: number, frame: CachedFrame): void {
+    this.owner.put(this, start, frame);
+  }
+}
+
 /**
- * Manager-wide LRU of decoded frames keyed by (segment, record start). Its capacity in frames is
- * `limits.maxDeadMappings` (default 64; <= 0 disables caching), and it never holds more than
- * FRAME_CACHE_MAX_BYTES. A "remap" is a frame decoded into the cache; a "dead mapping" is a frame
- * evicted from it (views handed out by readUnsafe stay valid: JavaScript keeps them alive).
+ * Manager-wide cache of decoded frames (compressed frames, and verified frames of several values).
+ * Capacity: `limits.maxDeadMappings` frames (default 64; <= 0 disables it) and at most
+ * FRAME_CACHE_MAX_BYTES; the oldest insertion is evicted first. A "remap" is a frame decoded into
+ * the cache, a "dead mapping" a frame evicted from it (views handed out by readUnsafe stay valid:
+ * JavaScript keeps them alive).
  */
 class DecodedFrameCache {
-  private entries = new Map<string, CachedFrame>();
+  private readonly order: Array<[SegmentFrameCache, number]> = [];
+  private head = 0;
   private bytes = 0;
   remaps = 0;
   evictions = 0;
 
-  forSegment(id: number): FrameCache {
-    return {
-      get: (start, needVerified) => {
-        const key = `${id}:${start}`;
-        const e = this.entries.get(key);
-        if (e === undefined || (needVerified && !e.verified)) return undefined;
-        this.entries.delete(key);
-        this.entries.set(key, e);
-        return e;
-      },
-      put: (start, frame) => this.put(`${id}:${start}`, frame),
-    };
-  }
-
-  private put(key: string, frame: CachedFrame): void {
+  put(seg: SegmentFrameCache, start: number, frame: CachedFrame): void {
     const cap = limits.maxDeadMappings;
     if (cap <= 0 || frame.decoded.length > FRAME_CACHE_MAX_BYTES) return;
-    const old = this.entries.get(key);
-    if (old) {
-      this.bytes -= old.decoded.length;
-      this.entries.delete(key);
-    }
-    this.entries.set(key, frame);
+    const old = seg.frames.get(start);
+    if (old) this.bytes -= old.decoded.length;
+    else this.order.push([seg, start]);
+    seg.frames.set(start, frame);
     this.bytes += frame.decoded.length;
     this.remaps++;
-    while (this.entries.size > cap || this.bytes > FRAME_CACHE_MAX_BYTES) {
-      const [k, v] = this.entries.entries().next().value as [string, CachedFrame];
-      this.entries.delete(k);
-      this.bytes -= v.decoded.length;
-      this.evictions++;
+    while (this.order.length - this.head > cap || this.bytes > FRAME_CACHE_MAX_BYTES) {
+      const [s, k] = this.order[this.head++]!;
+      const v = s.frames.get(k);
+      if (v !== undefined) {
+        s.frames.delete(k);
+        this.bytes -= v.decoded.length;
+        this.evictions++;
+      }
+    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order.splice(0, this.head);
+      this.head = 0;
     }
   }
 
-  dropSegment(id: number): void {
-    const prefix = `${id}:`;
-    for (const [k, v] of this.entries) {
-      if (k.startsWith(prefix)) {
-        this.entries.delete(k);
-        this.bytes -= v.decoded.length;
-      }
-    }
+  dropSegment(seg: SegmentFrameCache): void {
+    for (const v of seg.frames.values()) this.bytes -= v.decoded.length;
+    seg.frames.clear();
+    // Their queue slots are skipped when reached (the frame is no longer in the map).
   }
 }
 
@@ -275,13 +284,13 @@ export class Manager {
 
   private forget(s: Segment): void {
     this.segments.delete(s.id);
-    this.cache.dropSegment(s.id);
+    if (s.frameCache) this.cache.dropSegment(s.frameCache);
     s.close();
   }
 
   private async deleteSegment(s: Segment): Promise<void> {
     s.close();
-    this.cache.dropSegment(s.id);
+    if (s.frameCache) this.cache.dropSegment(s.frameCache);
     try {
       await this.storage.remove(s.name);
     } catch (e) {
@@ -310,7 +319,8 @@ export class Manager {
   /** @internal */
   readFrom(s: Segment, ptr: ValuePtr, verify: boolean): { value: Uint8Array; shared: boolean } {
     if (s.closed) throw new ValueLogError('CLOSED', `valuelog: segment ${s.name} was closed (removed or evicted)`);
-    const ctx: PointerReadContext = { verify, dictLookup: this.dictLookup, template: this.template, cache: this.cache.forSegment(s.id) };
+    s.frameCache ??= new SegmentFrameCache(this.cache, s.id);
+    const ctx: PointerReadContext = { verify, dictLookup: this.dictLookup, template: this.template, cache: s.frameCache };
     return readValue(s.file, s.id, ptr, ctx);
   }
 

@@ -200,9 +200,14 @@ export interface CachedFrame {
 
 /** The cache a segment's pointer reads consult; keyed by record start. */
 export interface FrameCache {
+  /** Entries held (reads skip the lookup when it is 0). */
+  readonly size: number;
   get(recordStart: number, needVerified: boolean): CachedFrame | undefined;
   put(recordStart: number, frame: CachedFrame): void;
 }
+
+/** Records up to this body size are read whole in one call even without checksum verification. */
+const SMALL_RECORD_BODY = 256 * 1024;
 
 function readFully(file: StorageFile, at: number, n: number, what: () => string): Uint8Array {
   const b = new Uint8Array(n);
@@ -222,7 +227,7 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   const hint = ptrRecordLength(ptr);
   const grouped = isGroupedPtr(ptr);
   const where = () => `record at ${start} in ${segmentFileName(fileId)}`;
-  if (grouped && ctx.cache) {
+  if (grouped && ctx.cache !== undefined && ctx.cache.size > 0) {
     const hit = ctx.cache.get(start, ctx.verify);
     if (hit) {
       const sub = ptrSubIndex(ptr);
@@ -235,7 +240,7 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   // With a length hint the whole record comes back in one read; without one, header first.
   let record: Uint8Array;
   let h: RecordHeader;
-  if (hint !== 0 && ctx.verify) {
+  if (hint !== 0 && (ctx.verify || hint + 4 <= HEADER_SIZE + SMALL_RECORD_BODY)) {
     record = readFully(file, start, hint + 4, where);
     h = decodeRecordHeader(record);
   } else {
@@ -245,7 +250,8 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   }
   if (hint !== 0 && hint !== 16 + h.valueLen) throw corrupt(`pointer length hint ${hint} != record length ${16 + h.valueLen} (${where()})`);
   if (isGroupedRecord(h) !== grouped) throw corrupt(`${grouped ? 'grouped' : 'plain'} pointer to a ${grouped ? 'plain' : 'grouped'} record (${where()})`);
-  if (grouped && !ctx.verify) {
+  // Without checksum, a large uncompressed frame is read piecemeal (prefix, then the one value).
+  if (grouped && !ctx.verify && h.valueLen > SMALL_RECORD_BODY) {
     const fast = readUncompressedValue(file, start, h, ptr, where);
     if (fast !== undefined) return { value: applyTemplate(fast, ctx.template), shared: false };
   }

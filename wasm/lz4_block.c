@@ -40,6 +40,10 @@ VL_INLINE uint8_t *lz4_put_ext(uint8_t *op, size_t v) {
 
 VL_EXPORT("vl_lz4_compress")
 int32_t vl_lz4_compress(const uint8_t *src, uint32_t n, uint8_t *dst, uint32_t cap) {
+  /* The result must fit an int32; the output never exceeds the bound, so a larger cap (even a
+   * wrapped "n - 1" for n = 0) is clamped to it and oend never wraps around. */
+  if (n > 0x7E000000u) return 0;
+  if (cap > vl_lz4_compress_bound(n)) cap = vl_lz4_compress_bound(n);
   uint8_t *op = dst;
   const uint8_t *const oend = dst + cap;
   size_t anchor = 0;
@@ -187,9 +191,8 @@ int32_t vl_lz4_decompress(const uint8_t *src, uint32_t srcLen, uint8_t *dst, uin
         op += mlen + LZ4_MIN_MATCH;
         continue;
       }
-      /* Not a short match (or the final sequence): finish this sequence on the careful path. */
-      ilen = (size_t)(iend - ip);
-      if (ilen == 0) break;
+      /* Long, close or invalid match: finish this sequence on the careful path (at least 4 input
+       * bytes remain here, so this is never the final literals-only sequence). */
       goto match;
     }
 

@@ -142,6 +142,10 @@ tail:
 
 VL_EXPORT("vl_snappy_compress")
 int32_t vl_snappy_compress(const uint8_t *src, uint32_t n, uint8_t *dst, uint32_t cap) {
+  /* The result must fit an int32; the output never exceeds the bound, so a larger cap is clamped
+   * to it and oend never wraps around. */
+  if (n > 0x6C000000u) return 0;
+  if (cap > vl_snappy_max_compressed(n)) cap = vl_snappy_max_compressed(n);
   uint8_t *op = dst;
   const uint8_t *const oend = dst + cap;
   /* uvarint of the uncompressed length */

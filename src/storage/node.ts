@@ -1,128 +1,159 @@
-// NodeStorage: the storage contract on node:fs (also Deno and Bun). Positional synchronous calls for
-// the data path; files opened read-write and never in append mode (Linux ignores positions for
-// O_APPEND); fdatasync for flush; the directory fsynced when a file is created or removed.
-import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
-import { mkdir, open as openAsync, readdir, unlink } from 'node:fs/promises';
+// NodeStorage: the storage contract on node:fs, which Deno 2 and Bun 1 also provide. The data path
+// uses synchronous positional calls only (readSync/writeSync/writevSync with an explicit, validated
+// position: runtimes have turned NaN or negative positions into 0, or ignored them). Files are opened
+// read-write and never in append mode (Linux ignores pwrite positions under O_APPEND), mode 0600;
+// flush is fdatasync; the directory is fsynced after a file is created or removed.
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValueLogError } from '../errors.js';
 import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile } from './types.js';
 
-function ioError(err: unknown, op: string, name: string): ValueLogError {
-  if (err instanceof ValueLogError) return err;
-  const code = (err as { code?: string } | null)?.code;
-  if (code === 'ENOENT') return notFound(name);
-  const msg = err instanceof Error ? err.message : String(err);
-  return new ValueLogError('IO', `valuelog: ${op} ${name}: ${msg}`, { cause: err });
+/** Largest single read/write handed to the OS (Linux caps one call just under 2 GiB). */
+const MAX_IO = 1 << 30;
+/** iovecs per writevSync call, at the POSIX IOV_MAX (libuv splits too; other runtimes may not). */
+const IOV_BATCH = 1024;
+/** fsync errors on a directory that mean "this platform cannot", not "the data is at risk". */
+const DIR_SYNC_UNSUPPORTED = new Set(['EINVAL', 'EISDIR', 'EPERM', 'EBADF', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+function errno(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
 }
 
-/** Largest single read/write handed to the OS (Linux caps one call at about 2 GiB). */
-const MAX_IO = 1 << 30;
+/** Maps a Node error to ValueLogError: ENOENT → NOT_FOUND, anything else → IO naming op and path. */
+function wrap(err: unknown, op: string, name: string, path: string): ValueLogError {
+  if (err instanceof ValueLogError) return err;
+  if (errno(err) === 'ENOENT') {
+    const nf = notFound(name);
+    nf.cause = err;
+    return nf;
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new ValueLogError('IO', `valuelog: ${op} ${path} failed: ${msg}`, { cause: err });
+}
 
 class NodeFile implements StorageFile {
   private fd: number | undefined;
 
   constructor(
     fd: number,
-    private readonly name: string,
+    readonly name: string,
+    private readonly path: string,
     private readonly readOnly: boolean,
   ) {
     this.fd = fd;
   }
 
-  private handle(write: boolean): number {
+  private live(): number {
     if (this.fd === undefined) throw closedError(this.name);
-    if (write && this.readOnly) throw readOnlyError(this.name);
     return this.fd;
   }
 
+  private writable(): number {
+    const fd = this.live();
+    if (this.readOnly) throw readOnlyError(this.name);
+    return fd;
+  }
+
+  /** Fills dst from `at`; short only at end of file. */
   read(dst: Uint8Array, at: number): number {
+    const fd = this.live();
     checkBuffer(dst, 'dst');
     checkPosition(at);
-    const fd = this.handle(false);
     let done = 0;
     try {
       while (done < dst.length) {
         const n = readSync(fd, dst, done, Math.min(dst.length - done, MAX_IO), at + done);
-        if (n === 0) break; // end of file
+        if (n === 0) break;
         done += n;
       }
     } catch (e) {
-      throw ioError(e, 'read', this.name);
+      throw wrap(e, 'read', this.name, this.path);
     }
     return done;
   }
 
   write(src: Uint8Array, at: number): number {
+    const fd = this.writable();
     checkBuffer(src, 'src');
     checkPosition(at);
     checkPosition(at + src.length, 'end of write');
-    const fd = this.handle(true);
+    if (src.length === 0) return 0;
     let done = 0;
     try {
       while (done < src.length) {
         const n = writeSync(fd, src, done, Math.min(src.length - done, MAX_IO), at + done);
-        if (n <= 0) throw new ValueLogError('IO', `valuelog: short write to ${this.name}`);
+        if (!(n > 0)) throw new ValueLogError('IO', `valuelog: write ${this.path} failed: short write (${done} of ${src.length} bytes)`);
         done += n;
       }
     } catch (e) {
-      throw ioError(e, 'write', this.name);
+      throw wrap(e, 'write', this.name, this.path);
     }
     return done;
   }
 
   writev(srcs: Uint8Array[], at: number): number {
+    const fd = this.writable();
     if (!Array.isArray(srcs)) throw new ValueLogError('INVALID_ARGUMENT', 'valuelog: writev expects an array of Uint8Array');
     let total = 0;
     for (const s of srcs) total += checkBuffer(s, 'src').length;
     checkPosition(at);
     checkPosition(at + total, 'end of write');
-    const fd = this.handle(true);
     if (total === 0) return 0;
-    let parts = srcs.filter((s) => s.length > 0);
+    const bufs = srcs.filter((s) => s.length > 0);
+    let i = 0;
     let pos = at;
     try {
-      while (parts.length > 0) {
-        let n = writevSync(fd, parts, pos);
-        if (n <= 0) throw new ValueLogError('IO', `valuelog: short writev to ${this.name}`);
+      while (i < bufs.length) {
+        let n = writevSync(fd, bufs.slice(i, i + IOV_BATCH), pos);
+        if (!(n > 0)) throw new ValueLogError('IO', `valuelog: writev ${this.path} failed: short write (${pos - at} of ${total} bytes)`);
         pos += n;
-        // Partial writev: skip what was written and continue with the rest.
-        let i = 0;
-        while (i < parts.length && n >= parts[i]!.length) n -= parts[i++]!.length;
-        parts = parts.slice(i);
-        if (n > 0) parts[0] = parts[0]!.subarray(n);
+        // A partial writev: skip the iovecs written in full, trim the one written in part.
+        while (n > 0) {
+          const b = bufs[i]!;
+          if (n >= b.length) {
+            n -= b.length;
+            i++;
+          } else {
+            bufs[i] = b.subarray(n);
+            n = 0;
+          }
+        }
       }
     } catch (e) {
-      throw ioError(e, 'writev', this.name);
+      throw wrap(e, 'writev', this.name, this.path);
     }
     return total;
   }
 
   size(): number {
-    const fd = this.handle(false);
+    const fd = this.live();
     try {
       return fstatSync(fd).size;
     } catch (e) {
-      throw ioError(e, 'stat', this.name);
+      throw wrap(e, 'stat', this.name, this.path);
     }
   }
 
   truncate(size: number): void {
+    const fd = this.writable();
     checkPosition(size, 'size');
-    const fd = this.handle(true);
     try {
       ftruncateSync(fd, size);
     } catch (e) {
-      throw ioError(e, 'truncate', this.name);
+      throw wrap(e, 'truncate', this.name, this.path);
     }
   }
 
+  /** fdatasync; a no-op on a read-only handle (nothing was written through it). */
   flush(): void {
-    const fd = this.handle(false);
+    const fd = this.live();
     if (this.readOnly) return;
     try {
       fdatasyncSync(fd);
     } catch (e) {
-      throw ioError(e, 'fdatasync', this.name);
+      throw wrap(e, 'fdatasync', this.name, this.path);
     }
   }
 
@@ -133,82 +164,113 @@ class NodeFile implements StorageFile {
     try {
       closeSync(fd);
     } catch (e) {
-      throw ioError(e, 'close', this.name);
+      throw wrap(e, 'close', this.name, this.path);
     }
   }
 }
 
-/** Errors from fsync on a directory that mean "this platform cannot", not "the data is at risk". */
-const DIR_SYNC_UNSUPPORTED = new Set(['EINVAL', 'EISDIR', 'EPERM', 'EBADF', 'ENOTSUP']);
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already failing; the first error is the one worth reporting
+  }
+}
 
 export class NodeStorage implements StorageBackend {
   constructor(readonly dir: string) {
     if (typeof dir !== 'string' || dir.length === 0) throw new ValueLogError('INVALID_ARGUMENT', 'valuelog: NodeStorage needs a directory path');
   }
 
+  /** Regular files in the directory, sorted; a missing directory lists as empty. */
   async list(): Promise<string[]> {
     try {
       const entries = await readdir(this.dir, { withFileTypes: true });
       return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
     } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') return [];
-      throw ioError(e, 'list', this.dir);
+      if (errno(e) === 'ENOENT') return [];
+      throw wrap(e, 'list', this.dir, this.dir);
     }
   }
 
   async open(name: string, opts: OpenOptions = {}): Promise<StorageFile> {
     checkFileName(name);
     const path = join(this.dir, name);
-    const readOnly = Boolean(opts.readOnly);
-    if (opts.create && !readOnly) {
+    const readOnly = opts.readOnly === true;
+    let fd: number | undefined;
+    if (opts.create === true) {
       try {
         await mkdir(this.dir, { recursive: true });
-        // O_EXCL first: only a file this call created needs its directory entry synced.
-        const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
-        await this.syncDir();
-        return new NodeFile(fd, name, false);
+        fd = openSync(path, 'wx+', 0o600); // O_RDWR | O_CREAT | O_EXCL: we know we created it
       } catch (e) {
-        if ((e as { code?: string }).code !== 'EEXIST') throw ioError(e, 'create', name);
+        if (errno(e) !== 'EEXIST') throw wrap(e, 'create', name, path);
+      }
+      if (fd !== undefined) {
+        try {
+          await this.syncDir();
+        } catch (e) {
+          closeQuietly(fd);
+          throw e;
+        }
+        return new NodeFile(fd, name, path, readOnly);
       }
     }
     try {
-      const fd = openSync(path, readOnly ? constants.O_RDONLY : constants.O_RDWR);
-      if (!fstatSync(fd).isFile()) {
-        closeSync(fd);
-        throw new ValueLogError('IO', `valuelog: ${name} is not a regular file`);
-      }
-      return new NodeFile(fd, name, readOnly);
+      fd = openSync(path, readOnly ? 'r' : 'r+');
     } catch (e) {
-      throw ioError(e, 'open', name);
+      throw wrap(e, 'open', name, path);
     }
+    // 'r' succeeds on a directory on POSIX: accept regular files only.
+    let isFile: boolean;
+    try {
+      isFile = fstatSync(fd).isFile();
+    } catch (e) {
+      closeQuietly(fd);
+      throw wrap(e, 'stat', name, path);
+    }
+    if (!isFile) {
+      closeQuietly(fd);
+      throw new ValueLogError('IO', `valuelog: open ${path} failed: not a regular file`);
+    }
+    return new NodeFile(fd, name, path, readOnly);
   }
 
   async remove(name: string): Promise<void> {
     checkFileName(name);
+    const path = join(this.dir, name);
     try {
-      await unlink(join(this.dir, name));
+      await unlink(path);
     } catch (e) {
-      throw ioError(e, 'remove', name);
+      throw wrap(e, 'remove', name, path);
     }
     await this.syncDir();
   }
 
-  /** fsync of the directory, so that creations and removals survive a crash. */
+  /**
+   * fsync of the directory, so that creations and removals survive a crash. Platforms that cannot
+   * fsync a directory (EINVAL, EISDIR, EPERM...) are ignored; a missing directory has nothing to sync.
+   */
   async syncDir(): Promise<void> {
-    let handle;
+    let fd: number;
     try {
-      handle = await openAsync(this.dir, 'r');
+      fd = openSync(this.dir, 'r');
     } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') return;
-      throw ioError(e, 'open directory', this.dir);
+      const code = errno(e);
+      if (code === 'ENOENT' || DIR_SYNC_UNSUPPORTED.has(code)) return;
+      throw wrap(e, 'open directory', this.dir, this.dir);
     }
     try {
-      await handle.sync();
+      fsyncSync(fd);
     } catch (e) {
-      if (!DIR_SYNC_UNSUPPORTED.has((e as { code?: string }).code ?? '')) throw ioError(e, 'fsync directory', this.dir);
-    } finally {
-      await handle.close();
+      if (!DIR_SYNC_UNSUPPORTED.has(errno(e))) {
+        closeQuietly(fd);
+        throw wrap(e, 'fsync directory', this.dir, this.dir);
+      }
+    }
+    try {
+      closeSync(fd);
+    } catch (e) {
+      throw wrap(e, 'close directory', this.dir, this.dir);
     }
   }
 }
-
