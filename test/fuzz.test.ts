@@ -36,6 +36,13 @@ import {
   crc32c,
   encodeValuePtr,
   limits,
+  Manager,
+  MemoryStorage,
+  Writer,
+  encodeFileId,
+  markGrouped,
+  ptrRecordLength,
+  type ValuePtr,
 } from '../src/index.js';
 import { verifyRecordChecksum } from '../src/format/record.js';
 import { wasmMemoryBytes } from '../src/codec/module.js';
@@ -225,6 +232,47 @@ test('fuzz: template definitions and template-encoded values — 10,000 inputs',
   totals.templateValues = fuzz('template values', 10, 6_000, values, (b) => void decodeTemplateValue(b, tlookup, new TemplateDefCache(4), { maxDecodedBytes: 1 << 16 }, crc32c));
 });
 
+test('fuzz: pointers into a real segment (hostile or stale pointers) through Manager.read — 10,000 inputs', async () => {
+  const storage = new MemoryStorage();
+  const w = await Writer.open(storage, encodeFileId(0, 1));
+  const good: ValuePtr[] = [];
+  const p = new FramePreparer();
+  good.push(...w.appendFrame(docs.slice(0, 16).map((value, i) => ({ rid: i + 1, value }))).ptrs);
+  good.push(...w.appendFrame(docs.slice(16, 24).map((value, i) => ({ rid: i + 1, value })), { dictId: 5, dict }).ptrs);
+  good.push(w.append(99, utf8('single')));
+  w.setBlockCompression(BlockCodec.LZ4, true);
+  good.push(...w.appendFrame(docs.slice(24, 40).map((value, i) => ({ rid: i + 1, value }))).ptrs);
+  good.push(...w.appendEncodedFrame(p.prepareFrame(0, undefined, [{ rid: 1, value: utf8('x') }]).body, 1));
+  w.close();
+  const m = await Manager.open(storage);
+  m.setDictLookup(lookup);
+  const rng = new SeededRandom(11);
+  const tally: Tally = { inputs: 0, ok: 0, rejected: {} };
+  const size = w.size;
+  for (let i = 0; i < 10_000; i++) {
+    const base = good[rng.intn(good.length)]!;
+    const q = { ...base };
+    switch (rng.intn(5)) {
+      case 0: q.offset = rng.intn(size + 64); break;
+      case 1: q.length = rng.uint32(); break;
+      case 2: q.length = markGrouped(rng.intn(0x1000000), rng.intn(128)); break;
+      case 3: q.offset = base.offset + rng.intn(64) - 32; q.length = markGrouped(ptrRecordLength(base), rng.intn(128)); break;
+      default: q.offset = base.offset; q.length = base.length ^ (1 << rng.intn(32)); q.length >>>= 0;
+    }
+    m.setDisableReadChecksum(rng.intn(2) === 0);
+    tally.inputs++;
+    try {
+      m.read(q);
+      tally.ok++;
+    } catch (e) {
+      if (!(e instanceof ValueLogError)) throw new Error(`pointer ${JSON.stringify(q)} threw ${String(e)}`);
+      tally.rejected[e.code] = (tally.rejected[e.code] ?? 0) + 1;
+    }
+  }
+  totals.pointerReads = tally;
+  await m.close();
+});
+
 test('fuzz totals: at least 100,000 inputs, every decoder both accepted and rejected inputs, memory bounded', () => {
   const all = Object.values(totals).reduce((a, t) => a + t.inputs, 0);
   assert.ok(all >= 100_000, `ran ${all} inputs`);
@@ -232,7 +280,7 @@ test('fuzz totals: at least 100,000 inputs, every decoder both accepted and reje
     assert.ok(Object.values(t.rejected).reduce((a, b) => a + b, 0) > 0, `${name} rejected something`);
   }
   // Mutations that keep a valid input (e.g. a flipped byte inside a raw value) must still decode.
-  assert.ok(totals.frames!.ok > 0 && totals.lz4!.ok > 0 && totals.snappy!.ok > 0);
+  assert.ok(totals.frames!.ok > 0 && totals.lz4!.ok > 0 && totals.snappy!.ok > 0 && totals.pointerReads!.ok > 0);
   const grown = wasmMemoryBytes() - memoryBefore;
   assert.ok(grown <= 3 * FUZZ_RECORD_LIMIT, `module memory grew by ${grown} bytes over the fuzz run`);
   console.log(`fuzz: ${all} inputs; module memory grew by ${(grown / 2 ** 20).toFixed(1)} MiB; ` +
