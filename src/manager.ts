@@ -1,6 +1,7 @@
 // Manager and ValueSet (reference-behaviour.md §4): tracks the segments of a directory, hands out
 // reference-counted snapshot sets, and deletes a zombie segment exactly when the last set holding it
 // is released. In place of mmap, a bounded cache of decoded frames serves repeated reads of a frame.
+import { copyBytes } from './alloc.js';
 import { invalidArgument, ValueLogError } from './errors.js';
 import type { DictLookup } from './format/frame.js';
 import { checkValuePtr, type ValuePtr } from './format/pointer.js';
@@ -131,7 +132,7 @@ export class ValueSet {
   /** A copy of the value the pointer names; NOT_FOUND if its segment is not in this set. */
   read(ptr: ValuePtr): Uint8Array {
     const r = this.manager.readFrom(this.segmentFor(ptr), ptr, this.verify);
-    return r.shared ? r.value.slice() : r.value;
+    return r.shared ? copyBytes(r.value) : r.value;
   }
 
   /** The value, in `dst` when it fits (a view of dst), otherwise in a new array. */
@@ -155,7 +156,7 @@ export class ValueSet {
 
 function copyInto(value: Uint8Array, dst: Uint8Array): Uint8Array {
   if (!(dst instanceof Uint8Array)) throw invalidArgument('dst must be a Uint8Array');
-  if (value.length > dst.length) return value.slice();
+  if (value.length > dst.length) return copyBytes(value);
   dst.set(value);
   return dst.subarray(0, value.length);
 }
@@ -305,7 +306,7 @@ export class Manager {
   /** A copy of the value. The segment must be tracked (call refresh() after new segments appear). */
   read(ptr: ValuePtr): Uint8Array {
     const r = this.readFrom(this.segmentFor(ptr), ptr, !this.disableChecksum);
-    return r.shared ? r.value.slice() : r.value;
+    return r.shared ? copyBytes(r.value) : r.value;
   }
 
   readInto(ptr: ValuePtr, dst: Uint8Array): Uint8Array {

@@ -1,5 +1,6 @@
 // Reading values back: the sequential scan (Reader, reference-behaviour.md §5) and the read of one
 // value by pointer (§4.3), which Manager and ValueSet share. Both return values the caller owns.
+import { allocBytes, copyBytes } from './alloc.js';
 import { crc32c } from './codec/codecs.js';
 import { corrupt, invalidArgument, ValueLogError } from './errors.js';
 import { decodeFrame, decodeFramePayload, decodeFramePrefix, type DecodedFrame, type DictLookup, frameRawLength, framePrefixLength, frameValue, validateFrameDict } from './format/frame.js';
@@ -140,7 +141,7 @@ export class Reader implements Iterable<ReaderEntry> {
     const offset = start + 4;
     if (!isGroupedRecord(h)) {
       if (h.rid === 0n) throw corrupt(`legacy record at ${start} has rid 0`);
-      const value = this.decode ? applyTemplate(payload.slice(), this.template) : undefined;
+      const value = this.decode ? applyTemplate(copyBytes(payload), this.template) : undefined;
       return [{ rid: h.rid, value, ptr: { offset, length: (16 + h.valueLen) >>> 0, fileId: this.fileId } }];
     }
     const frame = decodeFrame(payload);
@@ -149,7 +150,7 @@ export class Reader implements Iterable<ReaderEntry> {
     if (this.decode) {
       decoded = decodeFramePayload(frame, this.dictLookup);
       // Raw payloads are views of the read-ahead buffer: copy once so the caller owns the values.
-      if ((frame.header.flags & FRAME_FLAG_COMPRESSED) === 0) decoded = decoded.slice();
+      if ((frame.header.flags & FRAME_FLAG_COMPRESSED) === 0) decoded = copyBytes(decoded);
     } else if (this.checkDicts) {
       validateFrameDict(frame, this.dictLookup);
     }
@@ -210,7 +211,7 @@ export interface FrameCache {
 const SMALL_RECORD_BODY = 256 * 1024;
 
 function readFully(file: StorageFile, at: number, n: number, what: () => string): Uint8Array {
-  const b = new Uint8Array(n);
+  const b = allocBytes(n);
   const got = file.read(b, at);
   if (got < n) throw eof(`${what()}: ${got} of ${n} bytes`);
   return b;

@@ -235,11 +235,16 @@ const dictCache = new Map<bigint, PreparedDictionary>();
  * Returns the prepared form of (dictId, bytes). A cached entry is reused only for the same bytes:
  * if a caller presents different bytes under a known id, the entry is rebuilt rather than trusted.
  */
+let lastPrepared: PreparedDictionary | undefined;
+
 function prepared(dictId: bigint, bytes: Uint8Array): PreparedDictionary {
+  // The same dictionary as the previous call (the common case) skips the LRU bookkeeping.
+  if (lastPrepared !== undefined && lastPrepared.bytes === bytes && lastPrepared.dictId === dictId) return lastPrepared;
   if (bytes.length === 0) throw new ValueLogError('MISSING_DICT', `valuelog: missing dict bytes for dictionary ${dictId}`);
   let entry = dictCache.get(dictId);
   if (entry !== undefined && entry.bytes !== bytes) {
     if (entry.bytes.length !== bytes.length || entry.checksum !== crc32c(bytes)) {
+      if (entry === lastPrepared) lastPrepared = undefined;
       entry.free();
       dictCache.delete(dictId);
       entry = undefined;
@@ -249,13 +254,16 @@ function prepared(dictId: bigint, bytes: Uint8Array): PreparedDictionary {
     entry = new PreparedDictionary(dictId, bytes, crc32c(bytes));
     if (dictCache.size >= DICT_CACHE_CAPACITY) {
       const oldest = dictCache.keys().next().value as bigint;
-      dictCache.get(oldest)!.free();
+      const evicted = dictCache.get(oldest)!;
+      if (evicted === lastPrepared) lastPrepared = undefined;
+      evicted.free();
       dictCache.delete(oldest);
     }
   } else {
     dictCache.delete(dictId);
   }
   dictCache.set(dictId, entry);
+  lastPrepared = entry;
   return entry;
 }
 
