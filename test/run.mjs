@@ -1,24 +1,47 @@
-// Runs every compiled test file (build/test/*.test.js) with uvu in Node and ends with one plain
-// summary line ("tests: N passed, N failed, N skipped") that CI can read.
+// `npm test` after the build: runs every compiled test file (build/test/*.test.js) with uvu in Node,
+// Deno and Bun (the runtimes come from the pinned npm packages), then prints one plain summary line
+// ("tests: N passed, N failed, N skipped") over all runtimes. A runtime that cannot run says why and
+// fails the run: nothing passes silently. Optional argument: a file-name prefix (`node test/run.mjs log`).
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const uvu = join(root, 'node_modules', 'uvu', 'bin.js');
-// Optional argument: a file-name prefix, e.g. `node test/run.mjs fuzz`.
-const pattern = `^${process.argv[2] ?? ''}.*\\.test\\.js$`;
-const res = spawnSync(process.execPath, [uvu, join(root, 'build', 'test'), pattern], {
-  cwd: root,
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-  maxBuffer: 64 * 1024 * 1024,
-});
-process.stdout.write(res.stdout ?? '');
-const num = (label) => Number((res.stdout ?? '').match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? 0);
-const total = num('Total');
-const passed = num('Passed');
-const skipped = num('Skipped');
-const failed = Math.max(0, total - passed - skipped) + (res.status !== 0 && total === passed + skipped ? 1 : 0);
+const prefix = process.argv[2] ?? '';
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const runner = join(root, 'test', 'uvu-runner.mjs');
+const testDir = join(root, 'build', 'test');
+const runtimes = [
+  { name: 'node', cmd: process.execPath, args: [runner, testDir, prefix] },
+  { name: 'deno', cmd: bin('deno'), args: ['run', '-A', runner, testDir, prefix] },
+  { name: 'bun', cmd: bin('bun'), args: [runner, testDir, prefix] },
+];
+const only = process.env.VALUELOG_RUNTIMES?.split(',');
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const rt of runtimes) {
+  if (only && !only.includes(rt.name)) continue;
+  console.log(`\n=== ${rt.name} ===`);
+  if (rt.name !== 'node' && !existsSync(rt.cmd)) {
+    console.log(`${rt.name}: not installed at ${rt.cmd} (it is a devDependency: run npm install)`);
+    failed++;
+    continue;
+  }
+  const res = spawnSync(rt.cmd, rt.args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+  process.stdout.write(res.stdout ?? '');
+  const num = (label) => Number((res.stdout ?? '').match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? 0);
+  const total = num('Total');
+  const ok = num('Passed');
+  const skip = num('Skipped');
+  let bad = Math.max(0, total - ok - skip);
+  if ((res.status !== 0 || total === 0) && bad === 0) bad = 1; // crashed or ran nothing
+  console.log(`${rt.name}: ${ok} passed, ${bad} failed, ${skip} skipped${res.error ? ` (${res.error.message})` : ''}`);
+  passed += ok;
+  failed += bad;
+  skipped += skip;
+}
 console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(res.status === 0 && failed === 0 && total > 0 ? 0 : 1);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);

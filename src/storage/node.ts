@@ -4,7 +4,7 @@
 // read-write and never in append mode (Linux ignores pwrite positions under O_APPEND), mode 0600;
 // flush is fdatasync; the directory is fsynced after a file is created or removed.
 import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValueLogError } from '../errors.js';
 import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile } from './types.js';
@@ -239,6 +239,8 @@ export class NodeStorage implements StorageBackend {
     checkFileName(name);
     const path = join(this.dir, name);
     try {
+      // Deno's unlink also removes an empty directory; a storage file name never names one.
+      if ((await lstat(path)).isDirectory()) throw Object.assign(new Error('EISDIR: is a directory'), { code: 'EISDIR' });
       await unlink(path);
     } catch (e) {
       throw wrap(e, 'remove', name, path);
