@@ -18,6 +18,8 @@ export interface SegmentInfo {
   /** Number of live sets that contain this segment. */
   readonly refCount: number;
   readonly zombie: boolean;
+  /** Current file size in bytes (0 once closed). */
+  readonly bytes: number;
 }
 
 class Segment implements SegmentInfo {
@@ -30,6 +32,9 @@ class Segment implements SegmentInfo {
     readonly name: string,
     readonly file: StorageFile,
   ) {}
+  get bytes(): number {
+    return this.closed ? 0 : this.file.size();
+  }
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -93,6 +93,11 @@ export class Writer {
     return this.flushed + this.pending;
   }
 
+  /** Bytes already handed to storage: readers see everything below this offset. */
+  get flushedSize(): number {
+    return this.flushed;
+  }
+
   /** Bytes staged in memory, not yet handed to storage. */
   get pendingBytes(): number {
     return this.pending;
@@ -322,17 +327,28 @@ export class Writer {
     const target = storage ?? this.storage;
     if (target === undefined) throw invalidArgument('rotateTo on a sink-backed writer needs a storage backend');
     this.flushStaging();
+    const next = await openForAppend(target, id);
+    this.storage = target;
+    this.switchTo(next, id);
+  }
+
+  /**
+   * Synchronous half of rotateTo, for callers that opened the next segment ahead of time: flushes
+   * and syncs the current segment, continues in `file` (after its current end) and closes the old one.
+   */
+  switchTo(file: StorageFile, fileId: number): void {
+    this.checkOpen();
+    const id = checkFileId(fileId);
+    this.flushStaging();
     const old = this.file;
     if (old) {
       old.flush();
       this.io.syncs++;
     }
-    const next = await openForAppend(target, id);
-    this.file = next;
-    this.storage = target;
+    this.file = file;
     this.sink = undefined;
     this.id = id;
-    this.flushed = next.size();
+    this.flushed = file.size();
     this.pending = 0;
     if (old) old.close();
   }

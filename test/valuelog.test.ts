@@ -1,0 +1,219 @@
+// The ValueLog facade: put/get/commit, group commit, rotation, lanes, snapshots, and recovery of a
+// torn tail versus refusal of damage followed by valid records.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encodeFileId, encodeRecord, init, MemoryStorage, Reader, segmentFileName, ValueLog, type StorageBackend, type ValuePtr } from '../src/index.js';
+import { expectCode, expectCodeAsync, noise, utf8 } from './helpers.js';
+
+await init();
+
+const test = suite('ValueLog');
+const F1 = encodeFileId(0, 1);
+
+async function appendRaw(storage: StorageBackend, fileId: number, bytes: Uint8Array): Promise<void> {
+  const f = await storage.open(segmentFileName(fileId));
+  f.write(bytes, f.size());
+  f.close();
+}
+
+async function fileSize(storage: StorageBackend, fileId: number): Promise<number> {
+  const f = await storage.open(segmentFileName(fileId), { readOnly: true });
+  const n = f.size();
+  f.close();
+  return n;
+}
+
+test('put, get before and after commit, putMany, close and reopen', async () => {
+  const storage = new MemoryStorage();
+  const log = await ValueLog.open(storage);
+  const p = log.put(utf8('first'));
+  assert.equal(log.get(p), utf8('first'), 'a value is readable before it is committed');
+  const many = log.putMany(Array.from({ length: 300 }, (_, i) => utf8(`value ${i}`)));
+  await log.commit();
+  many.forEach((q, i) => assert.equal(log.get(q), utf8(`value ${i}`)));
+  await log.close();
+  expectCode(() => log.put(utf8('late')), 'CLOSED');
+  const again = await ValueLog.open(storage);
+  assert.equal(again.get(p), utf8('first'));
+  assert.equal(again.get(many[299]!), utf8('value 299'));
+  const later = again.put(utf8('after reopen'));
+  await again.close();
+  const rids = [...(await Reader.open(storage, F1))].map((e) => e.rid);
+  assert.is(rids.length, 302);
+  assert.ok(rids.every((r, i) => i === 0 || r > rids[i - 1]!), 'RIDs keep increasing across opens');
+  assert.ok(later.offset > many[299]!.offset);
+});
+
+test('putMany groups values into frames; compression round-trips', async () => {
+  for (const compression of ['none', 'snappy', 'lz4'] as const) {
+    const storage = new MemoryStorage();
+    const log = await ValueLog.open(storage, { compression });
+    const values = Array.from({ length: 1000 }, (_, i) => utf8(JSON.stringify({ id: i, name: `user-${i % 37}`, tags: ['a', 'b'] })));
+    const ptrs = log.putMany(values);
+    await log.commit();
+    ptrs.forEach((p, i) => assert.equal(log.get(p), values[i], `${compression} ${i}`));
+    const frames = new Set(ptrs.map((p) => p.offset)).size;
+    assert.ok(frames < 100, `${compression}: ${frames} frames for 1000 values`);
+    const stats = log.stats();
+    if (compression !== 'none') assert.ok(stats.totalBytes < 60_000, `${compression} compressed to ${stats.totalBytes}`);
+    await log.close();
+  }
+  await expectCodeAsync(() => ValueLog.open(new MemoryStorage(), { compression: 'zstd-dict' as never }), 'INVALID_ARGUMENT');
+});
+
+test('group commit: concurrent commits share one sync', async () => {
+  const log = await ValueLog.open(new MemoryStorage());
+  const commits: Promise<void>[] = [];
+  for (let i = 0; i < 10; i++) {
+    log.put(utf8(`v${i}`));
+    commits.push(log.commit());
+  }
+  await Promise.all(commits);
+  let s = log.stats();
+  assert.is(s.commits, 10);
+  assert.is(s.syncs, 1);
+  await log.commit(); // nothing new: no sync
+  assert.is(log.stats().syncs, 1);
+  log.put(utf8('x'));
+  await log.commit();
+  s = log.stats();
+  assert.is(s.syncs, 2);
+  assert.is(s.puts, 11);
+  await log.close();
+});
+
+test('rotation by size: segments of about segmentSize, all values readable, stats list them', async () => {
+  const storage = new MemoryStorage();
+  const log = await ValueLog.open(storage, { segmentSize: 256 * 1024, bufferSize: 64 * 1024 });
+  const ptrs: Array<[ValuePtr, Uint8Array]> = [];
+  for (let i = 0; i < 1500; i++) {
+    const v = noise(1000 + (i % 7) * 100, i + 1);
+    ptrs.push([log.put(v), v]);
+    if (i % 10 === 9) await log.commit(); // the next segment opens in the background meanwhile
+  }
+  await log.commit();
+  for (const [p, v] of ptrs) assert.equal(log.get(p), v);
+  const segs = log.stats().segments;
+  assert.ok(segs.length >= 6, `${segs.length} segments`);
+  // The segment opened ahead of rotation is listed too, still empty.
+  for (const s of segs.filter((x) => !x.active && x.bytes > 0)) assert.ok(s.bytes <= 256 * 1024 && s.bytes > 250 * 1024, `${s.name}: ${s.bytes} bytes`);
+  const active = segs.filter((s) => s.active);
+  assert.is(active.length, 1);
+  assert.ok(segs.every((s) => s.bytes === 0 || s.seq <= active[0]!.seq), 'only the segment opened ahead follows the active one');
+  await log.close();
+  const again = await ValueLog.open(storage, { segmentSize: 256 * 1024 });
+  for (const [p, v] of ptrs.slice(-50)) assert.equal(again.get(p), v);
+  await again.close();
+});
+
+test('lanes write their own segment sequences', async () => {
+  const storage = new MemoryStorage();
+  const log = await ValueLog.open(storage, { lanes: 3 });
+  const a = log.put(utf8('lane 0'));
+  const c = log.put(utf8('lane 2'), { lane: 2 });
+  expectCode(() => log.put(utf8('x'), { lane: 3 }), 'INVALID_ARGUMENT');
+  await log.commit();
+  assert.equal(log.get(c), utf8('lane 2'));
+  assert.equal(log.get(a), utf8('lane 0'));
+  assert.ok((await storage.list()).includes('value-l2-000001.log'));
+  await log.close();
+  await expectCodeAsync(() => ValueLog.open(storage, { lanes: 0 }), 'INVALID_ARGUMENT');
+  await expectCodeAsync(() => ValueLog.open(storage, { lanes: 257 }), 'INVALID_ARGUMENT');
+});
+
+test('snapshots pin segments; releasing twice is an error', async () => {
+  const log = await ValueLog.open(new MemoryStorage());
+  const p = log.put(utf8('pinned'));
+  await log.commit();
+  const snap = await log.snapshot();
+  assert.equal(snap.get(p), utf8('pinned'));
+  assert.is(log.stats().segments[0]!.pins, 1);
+  await snap.release();
+  assert.is(log.stats().segments[0]!.pins, 0);
+  await expectCodeAsync(() => snap.release(), 'INVALID_ARGUMENT');
+  expectCode(() => snap.get(p), 'INVALID_ARGUMENT');
+  await log.close();
+});
+
+test('a torn tail is truncated on open and reported; writing continues after the valid prefix', async () => {
+  for (const tail of ['partial header', 'partial payload', 'bad checksum', 'zeros']) {
+    const storage = new MemoryStorage();
+    const log = await ValueLog.open(storage);
+    const committed = Array.from({ length: 50 }, (_, i) => utf8(`committed ${i}`));
+    const ptrs = log.putMany(committed);
+    await log.close();
+    const valid = await fileSize(storage, F1);
+    const rec = encodeRecord(0, 7n, utf8('a record that was being written when the power went'));
+    const torn =
+      tail === 'partial header' ? rec.subarray(0, 11)
+      : tail === 'partial payload' ? rec.subarray(0, 40)
+      : tail === 'bad checksum' ? rec.map((b, i) => (i === rec.length - 1 ? b ^ 1 : b))
+      : new Uint8Array(4096);
+    await appendRaw(storage, F1, torn);
+    const again = await ValueLog.open(storage);
+    const r = again.stats().recovered;
+    assert.is(r.length, 1, tail);
+    assert.equal({ ...r[0]!, maxRid: 0n }, { segment: 'value-l0-000001.log', fileId: F1, validBytes: valid, droppedBytes: torn.length, droppedRecords: 1, maxRid: 0n }, tail);
+    ptrs.forEach((p, i) => assert.equal(again.get(p), committed[i]));
+    const next = again.put(utf8('after recovery'));
+    assert.is(next.offset, valid + 4);
+    await again.close();
+    const clean = await ValueLog.open(storage);
+    assert.equal(clean.stats().recovered, []);
+    assert.equal(clean.get(next), utf8('after recovery'));
+    await clean.close();
+  }
+});
+
+test('a crash after the next segment was opened ahead: the tail of the one before is recovered', async () => {
+  const storage = new MemoryStorage();
+  const log = await ValueLog.open(storage);
+  const ptrs = log.putMany(Array.from({ length: 20 }, (_, i) => utf8(`v${i}`)));
+  await log.close();
+  await appendRaw(storage, F1, encodeRecord(0, 9n, utf8('a torn record whose payload never fully reached the disk')).subarray(0, 30));
+  (await storage.open(segmentFileName(encodeFileId(0, 2)), { create: true })).close(); // pre-opened, empty
+  const again = await ValueLog.open(storage);
+  assert.equal(again.stats().recovered.map((r) => [r.segment, r.droppedBytes]), [['value-l0-000001.log', 30]]);
+  assert.equal(again.get(ptrs[19]!), utf8('v19'));
+  const p = again.put(utf8('continues in segment 2'));
+  assert.is(p.fileId, encodeFileId(0, 2));
+  await again.close();
+});
+
+test('damage followed by valid records is refused with CORRUPT naming segment and offset; salvage truncates', async () => {
+  const storage = new MemoryStorage();
+  const log = await ValueLog.open(storage);
+  const ptrs = Array.from({ length: 5 }, (_, i) => log.put(utf8(`record ${i}`)));
+  await log.close();
+  const victim = ptrs[2]!.offset - 4;
+  const f = await storage.open(segmentFileName(F1));
+  const b = new Uint8Array(1);
+  f.read(b, victim + 30);
+  b[0]! ^= 0xff;
+  f.write(b, victim + 30);
+  f.close();
+  const err = await expectCodeAsync(() => ValueLog.open(storage), 'CORRUPT');
+  assert.match(err.message, 'value-l0-000001.log');
+  assert.match(err.message, `offset ${victim}`);
+  assert.match(err.message, 'salvage');
+  const salvaged = await ValueLog.open(storage, { salvage: true });
+  const r = salvaged.stats().recovered[0]!;
+  assert.is(r.validBytes, victim);
+  assert.is(r.droppedRecords, 3, 'the damaged record and the two valid ones after it');
+  assert.equal(salvaged.get(ptrs[1]!), utf8('record 1'));
+  expectCode(() => salvaged.get(ptrs[3]!), 'UNEXPECTED_EOF');
+  await salvaged.close();
+});
+
+test('options are validated', async () => {
+  const st = new MemoryStorage();
+  await expectCodeAsync(() => ValueLog.open(st, { segmentSize: 100 }), 'INVALID_ARGUMENT');
+  await expectCodeAsync(() => ValueLog.open(st, { segmentSize: 1.5 * 2 ** 20 + 0.5 }), 'INVALID_ARGUMENT');
+  const log = await ValueLog.open(st);
+  expectCode(() => log.put('text' as unknown as Uint8Array), 'INVALID_ARGUMENT');
+  expectCode(() => log.putMany([utf8('ok'), 5 as unknown as Uint8Array]), 'INVALID_ARGUMENT');
+  expectCode(() => log.get({ fileId: 1, offset: -1, length: 0 }), 'INVALID_ARGUMENT');
+  await log.close();
+});
+
+test.run();
