@@ -8,7 +8,7 @@ import { checkValuePtr, type ValuePtr } from './format/pointer.js';
 import { parseSegmentFileName, segmentFileName } from './format/segment.js';
 import type { TemplateDecodeOptions, TemplateLookup } from './format/template.js';
 import { limits } from './limits.js';
-import { type CachedFrame, type FrameCache, makeTemplateContext, type PointerReadContext, readValue, type TemplateContext } from './reader.js';
+import { type CachedFrame, type FrameCache, makeTemplateContext, type PointerReadContext, readValue, type TemplateContext, valueRecordShare } from './reader.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 
 /** One tracked segment file. */
@@ -303,6 +303,22 @@ export class Manager {
       if (!(e instanceof ValueLogError && e.code === 'NOT_FOUND')) throw e;
     }
     if (this.segments.get(s.id) === s) this.segments.delete(s.id);
+    await this.onSegmentDeleted?.(s.id);
+  }
+
+  /** Called after a segment file was deleted (the facade removes the segment's sidecar). */
+  onSegmentDeleted: ((id: number) => Promise<void>) | undefined;
+
+  /** The on-disk bytes the value a pointer names accounts for (see valueRecordShare). */
+  valueBytes(ptr: ValuePtr): number {
+    const s = this.segmentFor(ptr);
+    return valueRecordShare(s.file, s.id, ptr);
+  }
+
+  /** Whether a segment is tracked and not a zombie. */
+  isLive(id: number): boolean {
+    const s = this.segments.get(id >>> 0);
+    return s !== undefined && !s.zombie;
   }
 
   // ---------------------------------------------------------------------------------------------

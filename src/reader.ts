@@ -298,3 +298,25 @@ function readUncompressedValue(file: StorageFile, start: number, h: RecordHeader
   return readFully(file, start + HEADER_SIZE + prefixLen + from, to - from, where);
 }
 
+
+/**
+ * The on-disk bytes one pointer's value accounts for: the whole record for a plain record, or the
+ * record's size times the value's share of the frame's raw payload (1/K of it for empty frames).
+ */
+export function valueRecordShare(file: StorageFile, fileId: number, ptr: ValuePtr): number {
+  checkValuePtr(ptr);
+  const start = ptr.offset - 4;
+  const where = () => `record at ${start} in ${segmentFileName(fileId)}`;
+  const h = decodeRecordHeader(readFully(file, start, HEADER_SIZE, where));
+  const recordBytes = HEADER_SIZE + h.valueLen;
+  if (!isGroupedRecord(h)) return recordBytes;
+  const fh = readFully(file, start + HEADER_SIZE, Math.min(h.valueLen, FRAME_HEADER_SIZE), where);
+  const k = fh[2] ?? 0;
+  const prefixLen = framePrefixLength(k);
+  if (k === 0 || prefixLen > h.valueLen) throw corrupt(`frame prefix does not fit its record (${where()})`);
+  const frame = decodeFramePrefix(readFully(file, start + HEADER_SIZE, prefixLen, where));
+  const sub = ptrSubIndex(ptr);
+  if (sub >= k) throw corrupt(`sub-index ${sub} >= K ${k} (${where()})`);
+  const raw = frame.offsets[k]!;
+  return raw === 0 ? recordBytes / k : (recordBytes * (frame.offsets[sub + 1]! - frame.offsets[sub]!)) / raw;
+}

@@ -3,11 +3,13 @@
 // snapshots that pin the segments they can read.
 import { invalidArgument, ValueLogError } from './errors.js';
 import { BlockCodec, framePrefixLength } from './format/frame.js';
-import { checkValuePtr, type ValuePtr } from './format/pointer.js';
+import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
 import { decodeFileId, encodeFileId, MAX_LANE, MAX_SEQ, parseSegmentFileName, segmentFileName } from './format/segment.js';
 import { HEADER_SIZE, MAX_FRAME_K } from './limits.js';
 import { Manager, type ValueSet } from './manager.js';
 import { chooseBlockGroupK } from './policy.js';
+import { GarbageTracker } from './garbage.js';
+import { Reader, type ReaderEntry } from './reader.js';
 import { recoverSegment, type SegmentRecovery } from './recovery.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 import { Writer } from './writer.js';
@@ -40,11 +42,47 @@ export interface SegmentStats {
   active: boolean;
   /** Snapshots holding this segment. */
   pins: number;
+  /** Bytes of values marked dead (each value's share of its record), and what that leaves live. */
+  deadBytes: number;
+  liveBytes: number;
+  /** deadBytes / bytes (0 for an empty segment). */
+  garbageRatio: number;
+  deadValues: number;
+  /** Compacted away; deleted when the last snapshot holding it is released. */
+  zombie: boolean;
+}
+
+export interface CompactOptions {
+  /** Compact sealed segments whose garbage ratio is at least this (default 0.5). */
+  minGarbageRatio?: number;
+  /** Stop after segments totalling this many bytes (default: no limit). */
+  maxBytes?: number;
+}
+
+/** Old pointer → new pointer for every live value that compaction moved; looked up by pointer value. */
+export class PointerRemap implements Iterable<[ValuePtr, ValuePtr]> {
+  private readonly map = new Map<string, [ValuePtr, ValuePtr]>();
+  /** Segments whose live values were copied (now zombies). */
+  readonly compactedSegments: number[] = [];
+  /** @internal */
+  set(oldPtr: ValuePtr, newPtr: ValuePtr): void {
+    this.map.set(ptrKey(oldPtr), [oldPtr, newPtr]);
+  }
+  get(oldPtr: ValuePtr): ValuePtr | undefined {
+    return this.map.get(ptrKey(oldPtr))?.[1];
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  [Symbol.iterator](): Iterator<[ValuePtr, ValuePtr]> {
+    return this.map.values();
+  }
 }
 
 export interface ValueLogStats {
   segments: SegmentStats[];
   totalBytes: number;
+  deadBytes: number;
   /** What open() did to torn tails (empty when every segment was clean). */
   recovered: SegmentRecovery[];
   puts: number;
@@ -100,6 +138,7 @@ export class ValueLog {
   private syncs = 0;
   private pendingCommit: Promise<void> | undefined;
   private backgroundError: unknown;
+  private readonly garbage = new GarbageTracker();
 
   private constructor(
     private readonly storage: StorageBackend,
@@ -152,6 +191,14 @@ export class ValueLog {
     const manager = await Manager.open(storage);
     const log = new ValueLog(storage, manager, opts, recovered);
     log.ridCounter = maxRid; // RIDs continue after the largest one in the active segments
+    const tracked = new Set(manager.segmentInfo().map((x) => x.id));
+    for (const name of await storage.list()) {
+      const id = name.endsWith('.dead') ? parseSegmentFileName(name.replace(/\.dead$/, '.log')) : undefined;
+      if (id === undefined) continue;
+      if (tracked.has(id)) await log.garbage.load(storage, id);
+      else await storage.remove(name); // its segment was deleted before the sidecar could be
+    }
+    manager.onSegmentDeleted = (id) => log.garbage.drop(storage, id);
     log.lanes = writers.map((writer, index) => {
       if (opts.compression !== 'none') writer.setBlockCompression(opts.compression === 'lz4' ? BlockCodec.LZ4 : BlockCodec.Snappy, true);
       return { index, writer, seq: active[index]!, next: undefined, ready: undefined, dirty: false, ratio: 0.5 };
@@ -180,7 +227,9 @@ export class ValueLog {
       const k = this.opts.compression === 'none'
         ? Math.max(1, Math.min(probe, Math.floor(RAW_FRAME_TARGET / Math.max(1, raw / probe))))
         : chooseBlockGroupK(probe, raw, 0, lane.ratio);
-      this.rotateIfFull(lane, values, i, k);
+      let frameBytes = HEADER_SIZE + framePrefixLength(k);
+      for (let j = 0; j < k; j++) frameBytes += values[i + j]!.length;
+      this.rotateIfFull(lane, frameBytes);
       const records = [];
       for (let j = 0; j < k; j++) records.push({ rid: ++this.ridCounter, value: values[i + j]! });
       const { ptrs: framePtrs, stats } = lane.writer.appendFrame(records);
@@ -207,17 +256,12 @@ export class ValueLog {
   commit(): Promise<void> {
     this.checkOpen();
     this.commits++;
-    this.pendingCommit ??= new Promise<void>((resolve, reject) => {
-      queueMicrotask(() => {
-        this.pendingCommit = undefined;
-        try {
-          this.syncAll();
-          resolve();
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
+    this.pendingCommit ??= (async () => {
+      await Promise.resolve(); // let the commits issued in this turn join
+      this.pendingCommit = undefined;
+      await this.garbage.persist(this.storage);
+      this.syncAll();
+    })();
     return this.pendingCommit;
   }
 
@@ -233,17 +277,18 @@ export class ValueLog {
     const segments: SegmentStats[] = infos.map((s) => {
       const { lane, seq } = decodeFileId(s.id);
       const writer = this.lanes.find((l) => l.writer.fileId === s.id)?.writer;
-      return { name: s.name, fileId: s.id, lane, seq, bytes: writer ? writer.size : s.bytes, active: activeIds.has(s.id), pins: s.refCount };
+      return this.segmentStats(s.name, s.id, lane, seq, writer ? writer.size : s.bytes, activeIds.has(s.id), s.refCount, s.zombie);
     });
     for (const l of this.lanes) {
       if (!segments.some((s) => s.fileId === l.writer.fileId)) {
-        segments.push({ name: segmentFileName(l.writer.fileId), fileId: l.writer.fileId, lane: l.index, seq: l.seq, bytes: l.writer.size, active: true, pins: 0 });
+        segments.push(this.segmentStats(segmentFileName(l.writer.fileId), l.writer.fileId, l.index, l.seq, l.writer.size, true, 0, false));
       }
     }
     segments.sort((a, b) => a.fileId - b.fileId);
     return {
       segments,
       totalBytes: segments.reduce((a, s) => a + s.bytes, 0),
+      deadBytes: segments.reduce((a, s) => a + s.deadBytes, 0),
       recovered: this.recovered.map((r) => ({ ...r })),
       puts: this.puts,
       commits: this.commits,
@@ -257,6 +302,7 @@ export class ValueLog {
     if (this.pendingCommit) await this.pendingCommit.catch(() => undefined);
     let err: unknown;
     try {
+      await this.garbage.persist(this.storage);
       this.syncAll();
     } catch (e) {
       err = e;
@@ -276,6 +322,111 @@ export class ValueLog {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Records that values are no longer referenced. Their bytes count as garbage of their segment
+   * (stats().segments[].garbageRatio) and compact() leaves them behind. Marking a value twice is
+   * harmless. The marks become durable with the next commit(). Returns how many marks were new.
+   */
+  markDead(ptrs: ValuePtr | readonly ValuePtr[]): number {
+    this.checkOpen();
+    const list = Array.isArray(ptrs) ? ptrs : [ptrs as ValuePtr];
+    let added = 0;
+    for (const ptr of list) {
+      if (this.garbage.isDead(ptr)) continue;
+      this.makeVisible(ptr);
+      if (this.garbage.mark(ptr, this.manager.valueBytes(ptr))) added++;
+    }
+    return added;
+  }
+
+  /**
+   * Copies the live values of sealed segments whose garbage ratio is at least `minGarbageRatio` into
+   * the active segment of their lane (a record whose values are all live is copied byte for byte;
+   * others are re-framed), makes the copies durable, and returns old → new pointers for the caller's
+   * index. The old segments become zombies: deleted as soon as no snapshot holds them. Take a
+   * snapshot before compacting and release it once your index durably points at the new pointers.
+   */
+  async compact(opts: CompactOptions = {}): Promise<PointerRemap> {
+    this.checkOpen();
+    const minRatio = opts.minGarbageRatio ?? 0.5;
+    const maxBytes = opts.maxBytes ?? Infinity;
+    if (!(minRatio >= 0 && minRatio <= 1)) throw invalidArgument(`minGarbageRatio must be in 0..1, got ${String(opts.minGarbageRatio)}`);
+    if (!(maxBytes > 0)) throw invalidArgument(`maxBytes must be positive, got ${String(opts.maxBytes)}`);
+    await this.commit();
+    const candidates = this.stats()
+      .segments.filter((x) => !x.active && !x.zombie && x.bytes > 0 && x.garbageRatio >= minRatio && !this.isSpare(x.fileId))
+      .sort((a, b) => b.garbageRatio - a.garbageRatio);
+    const remap = new PointerRemap();
+    let budget = maxBytes;
+    for (const seg of candidates) {
+      if (seg.bytes > budget && remap.compactedSegments.length > 0) break;
+      budget -= seg.bytes;
+      await this.compactSegment(seg.fileId, this.lanes[seg.lane] ?? this.lanes[0]!, remap);
+      remap.compactedSegments.push(seg.fileId);
+    }
+    await this.commit();
+    for (const id of remap.compactedSegments) {
+      this.manager.markZombie(id);
+      if (this.stats().segments.find((x) => x.fileId === id)?.pins === 0) await this.manager.removeSegment(id);
+    }
+    return remap;
+  }
+
+  private async compactSegment(id: number, lane: Lane, remap: PointerRemap): Promise<void> {
+    const reader = await Reader.open(this.storage, id);
+    const file = await this.storage.open(segmentFileName(id), { readOnly: true });
+    try {
+      let frame: ReaderEntry[] = [];
+      const flush = () => {
+        if (frame.length === 0) return;
+        const live = frame.filter((e) => !this.garbage.isDead(e.ptr));
+        if (live.length === frame.length) {
+          // Wholly live: copy the record byte for byte; every value keeps its sub-index and hint.
+          const first = frame[0]!.ptr;
+          const head = new Uint8Array(HEADER_SIZE);
+          file.read(head, first.offset - 4);
+          const len = HEADER_SIZE + new DataView(head.buffer).getUint32(16, true);
+          const raw = new Uint8Array(len);
+          file.read(raw, first.offset - 4);
+          this.rotateIfFull(lane, len);
+          const copied = lane.writer.appendRawRecord(raw, first.length);
+          for (const e of frame) remap.set(e.ptr, { offset: copied.offset, length: e.ptr.length, fileId: copied.fileId });
+        } else if (live.length > 0) {
+          let bytes = HEADER_SIZE + framePrefixLength(live.length);
+          for (const e of live) bytes += e.value!.length;
+          this.rotateIfFull(lane, bytes);
+          const { ptrs } = lane.writer.appendFrame(live.map((e) => ({ rid: e.rid, value: e.value! })));
+          live.forEach((e, i) => remap.set(e.ptr, ptrs[i]!));
+        }
+        lane.dirty = true;
+        frame = [];
+      };
+      for (const e of reader) {
+        if (frame.length > 0 && e.ptr.offset !== frame[0]!.ptr.offset) flush();
+        frame.push(e);
+      }
+      flush();
+    } finally {
+      reader.close();
+      file.close();
+    }
+  }
+
+  private isSpare(id: number): boolean {
+    return this.lanes.some((l) => l.ready !== undefined && encodeFileId(l.index, l.ready.seq) === id);
+  }
+
+  private segmentStats(name: string, fileId: number, lane: number, seq: number, bytes: number, active: boolean, pins: number, zombie: boolean): SegmentStats {
+    const deadBytes = Math.min(bytes, this.garbage.deadBytes(fileId));
+    return {
+      name, fileId, lane, seq, bytes, active, pins, zombie,
+      deadBytes,
+      liveBytes: bytes - deadBytes,
+      garbageRatio: bytes > 0 ? deadBytes / bytes : 0,
+      deadValues: this.garbage.deadValues(fileId),
+    };
+  }
 
   /** @internal Flushes the writer whose unflushed bytes a pointer names, so that reads see them. */
   makeVisible(ptr: ValuePtr): void {
@@ -319,12 +470,10 @@ export class ValueLog {
    * one is a quarter full, and the writer switches to it when the next frame would cross the size limit.
    * If it is not open yet, the active segment grows past the limit until it is.
    */
-  private rotateIfFull(lane: Lane, values: readonly Uint8Array[], from: number, k: number): void {
+  private rotateIfFull(lane: Lane, recordBytes: number): void {
     const size = lane.writer.size;
     if (lane.next === undefined && lane.ready === undefined && size >= this.opts.segmentSize * PREOPEN_AT) this.preopen(lane);
-    let frame = HEADER_SIZE + framePrefixLength(k);
-    for (let j = 0; j < k; j++) frame += values[from + j]!.length;
-    if (size === 0 || size + frame <= this.opts.segmentSize || lane.ready === undefined) return;
+    if (size === 0 || size + recordBytes <= this.opts.segmentSize || lane.ready === undefined) return;
     const { file, seq } = lane.ready;
     lane.ready = undefined;
     lane.writer.switchTo(file, encodeFileId(lane.index, seq));

@@ -11,11 +11,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { init, NodeStorage, parseSegmentFileName, Reader, SeededRandom, ValueLog, type ValuePtr } from '../src/index.node.js';
 import { crashValue } from './fixtures/crash-values.js';
+import { runtime, scriptCommand } from './subprocess.js';
 
 await init();
 
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
-const runtime = isDeno ? 'deno' : typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined' ? 'bun' : 'node';
 // 200 kills per runtime (about 30 s each here); VALUELOG_CRASH_KILLS overrides it for quick local runs.
 const KILLS = Number(process.env.VALUELOG_CRASH_KILLS ?? 200);
 const TIME_BUDGET_MS = 240_000;
@@ -30,8 +29,8 @@ interface Ack {
 /** Starts the child, kills it `delayMs` after it is ready (or lets it finish), returns its acks. */
 function runChild(dir: string, run: number, seed: number, delayMs: number): Promise<{ acks: Ack[]; killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const args = isDeno ? ['run', '-A', child, dir, String(run), String(seed)] : [child, dir, String(run), String(seed)];
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = scriptCommand(child, [dir, String(run), String(seed)]);
+    const p = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let killed = false;

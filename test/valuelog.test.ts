@@ -2,7 +2,7 @@
 // torn tail versus refusal of damage followed by valid records.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeFileId, encodeRecord, init, MemoryStorage, Reader, segmentFileName, ValueLog, type StorageBackend, type ValuePtr } from '../src/index.js';
+import { encodeFileId, encodeRecord, init, MemoryStorage, ptrSubIndex, Reader, segmentFileName, sidecarName, ValueLog, type StorageBackend, type ValuePtr } from '../src/index.js';
 import { expectCode, expectCodeAsync, noise, utf8 } from './helpers.js';
 
 await init();
@@ -203,6 +203,106 @@ test('damage followed by valid records is refused with CORRUPT naming segment an
   assert.equal(salvaged.get(ptrs[1]!), utf8('record 1'));
   expectCode(() => salvaged.get(ptrs[3]!), 'UNEXPECTED_EOF');
   await salvaged.close();
+});
+
+/** A log with several sealed 64 KiB segments of 1 KiB values (frames of 8), and their pointers. */
+async function filledLog(storage: StorageBackend): Promise<{ log: ValueLog; vals: Array<[ValuePtr, Uint8Array]> }> {
+  const log = await ValueLog.open(storage, { segmentSize: 64 * 1024, bufferSize: 64 * 1024 });
+  const vals: Array<[ValuePtr, Uint8Array]> = [];
+  for (let b = 0; b < 40; b++) {
+    const batch = Array.from({ length: 8 }, (_, i) => noise(1000, b * 8 + i + 1));
+    log.putMany(batch).forEach((p, i) => vals.push([p, batch[i]!]));
+    await log.commit();
+  }
+  return { log, vals };
+}
+
+test('markDead: garbage per segment, idempotent, durable in the sidecar across reopen', async () => {
+  const storage = new MemoryStorage();
+  const { log, vals } = await filledLog(storage);
+  const first = vals.filter(([p]) => p.fileId === F1);
+  assert.ok(first.length > 40);
+  const dead = first.slice(0, Math.floor(first.length * 0.8)).map(([p]) => p);
+  assert.is(log.markDead(dead), dead.length);
+  assert.is(log.markDead(dead[0]!), 0, 'marking again is harmless');
+  let seg = log.stats().segments.find((x) => x.fileId === F1)!;
+  assert.is(seg.deadValues, dead.length);
+  assert.ok(seg.garbageRatio > 0.75 && seg.garbageRatio < 0.85, `ratio ${seg.garbageRatio}`);
+  assert.is(seg.liveBytes + seg.deadBytes, seg.bytes);
+  await log.commit();
+  assert.ok((await storage.list()).includes(sidecarName(F1)));
+  // A torn append to the sidecar is ignored on load and overwritten by the next one.
+  const side = await storage.open(sidecarName(F1));
+  side.write(new Uint8Array(10).fill(7), side.size());
+  side.close();
+  await log.close();
+  const again = await ValueLog.open(storage, { segmentSize: 64 * 1024 });
+  seg = again.stats().segments.find((x) => x.fileId === F1)!;
+  assert.is(seg.deadValues, dead.length);
+  again.markDead(first[first.length - 1]![0]);
+  await again.close();
+  const third = await ValueLog.open(storage, { segmentSize: 64 * 1024 });
+  assert.is(third.stats().segments.find((x) => x.fileId === F1)!.deadValues, dead.length + 1);
+  await third.close();
+});
+
+test('compact: live values move (whole records byte for byte, partial ones re-framed), the old segment and its sidecar go', async () => {
+  const storage = new MemoryStorage();
+  const { log, vals } = await filledLog(storage);
+  const first = vals.filter(([p]) => p.fileId === F1);
+  // Kill every value of some frames, one value of others, none of the rest.
+  const frames = [...new Set(first.map(([p]) => p.offset))];
+  const dead: ValuePtr[] = [];
+  frames.forEach((off, fi) => {
+    const inFrame = first.filter(([p]) => p.offset === off).map(([p]) => p);
+    if (fi % 3 === 0) dead.push(...inFrame);
+    else if (fi % 3 === 1) dead.push(inFrame[0]!);
+  });
+  log.markDead(dead);
+  const beforeBytes = log.stats().totalBytes;
+  const snap = await log.snapshot();
+  const remap = await log.compact({ minGarbageRatio: 0.3 });
+  assert.equal(remap.compactedSegments, [F1]);
+  const live = first.filter(([p]) => !dead.some((d) => d.offset === p.offset && d.length === p.length));
+  assert.is(remap.size, live.length);
+  for (const [p, v] of live) {
+    const moved = remap.get({ ...p });
+    assert.ok(moved, 'found by pointer value');
+    assert.ok(moved!.fileId !== F1);
+    assert.equal(log.get(moved!), v);
+  }
+  for (const d of dead) assert.is(remap.get(d), undefined);
+  // Wholly live frames keep their sub-indexes and length words.
+  const whole = live.filter(([p]) => frames.indexOf(p.offset) % 3 === 2);
+  for (const [p] of whole) assert.is(remap.get(p)!.length, p.length);
+  const partial = live.filter(([p]) => frames.indexOf(p.offset) % 3 === 1);
+  assert.ok(partial.every(([p]) => ptrSubIndex(remap.get(p)!) === ptrSubIndex(p) - 1));
+  // The snapshot still reads the old segment; it is deleted when the snapshot goes.
+  assert.equal(snap.get(first[0]![0]), first[0]![1]);
+  assert.ok(log.stats().segments.find((x) => x.fileId === F1)!.zombie);
+  assert.ok((await storage.list()).includes(segmentFileName(F1)));
+  await snap.release();
+  assert.not.ok((await storage.list()).includes(segmentFileName(F1)));
+  assert.not.ok((await storage.list()).includes(sidecarName(F1)));
+  assert.ok(log.stats().totalBytes < beforeBytes);
+  // Nothing left above the threshold: a second compaction moves nothing.
+  assert.is((await log.compact({ minGarbageRatio: 0.3 })).size, 0);
+  await log.close();
+  await expectCodeAsync(() => log.compact(), 'CLOSED');
+});
+
+test('compact respects maxBytes and never touches the active segment', async () => {
+  const storage = new MemoryStorage();
+  const { log, vals } = await filledLog(storage);
+  log.markDead(vals.map(([p]) => p)); // everything dead, active segment included
+  const sealed = log.stats().segments.filter((x) => !x.active && x.bytes > 0);
+  const remap = await log.compact({ minGarbageRatio: 0.9, maxBytes: sealed[0]!.bytes * 2 });
+  assert.is(remap.compactedSegments.length, 2);
+  assert.is(remap.size, 0, 'nothing live to move');
+  const active = log.stats().segments.find((x) => x.active)!;
+  assert.not.ok(remap.compactedSegments.includes(active.fileId));
+  await expectCodeAsync(() => log.compact({ minGarbageRatio: 2 }), 'INVALID_ARGUMENT');
+  await log.close();
 });
 
 test('options are validated', async () => {

@@ -1,4 +1,4 @@
-// `npm run demo`: writes a few hundred thousand JSON documents of mixed sizes into a temporary
+// `npm run demo` (`valuelog demo`): writes a few hundred thousand JSON documents of mixed sizes into a temporary
 // directory with each codec (and a trained zstd dictionary), reads them back by pointer in random
 // order and by a sequential scan, verifies every byte, and prints what it measured.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -117,23 +117,26 @@ async function run(name: string, docs: Uint8Array[], setup: (w: Writer) => { dic
   }
 }
 
-await init();
-console.log(`valuelog demo: ${COUNT.toLocaleString()} JSON documents of mixed sizes, Node ${process.versions.node}`);
-const docs = makeDocs(COUNT, 1);
-const dict = trainDictionary(makeDocs(4000, 99), { size: 32 * 1024, dictId: 1 });
-console.log(`trained a ${dict.length}-byte zstd dictionary on 4,000 other documents`);
-const rows: Row[] = [];
-rows.push(await run('none', docs, () => ({})));
-rows.push(await run('snappy', docs, (w) => (w.setBlockCompression(BlockCodec.Snappy, true), {})));
-rows.push(await run('lz4', docs, (w) => (w.setBlockCompression(BlockCodec.LZ4, true), {})));
-rows.push(await run('zstd+dict', docs, () => ({ dictId: 1, dict }), dict));
-const pad = (s: string, n: number) => s.padStart(n);
-console.log(`\n${'codec'.padEnd(10)}${pad('values', 9)}${pad('raw MB', 9)}${pad('disk MB', 9)}${pad('ratio', 7)}${pad('write MB/s', 12)}${pad('reads/s', 11)}${pad('scan MB/s', 11)}`);
-for (const r of rows) {
-  console.log(
-    `${r.codec.padEnd(10)}${pad(r.values.toLocaleString(), 9)}${pad(r.rawMB.toFixed(1), 9)}${pad(r.diskMB.toFixed(1), 9)}${pad((r.rawMB / r.diskMB).toFixed(2), 7)}` +
-      `${pad(r.writeMBs.toFixed(0), 12)}${pad(Math.round(r.readOps).toLocaleString(), 11)}${pad(r.scanMBs.toFixed(0), 11)}`,
-  );
+/** Runs the demo (the `demo` command of the CLI and `npm run demo`). */
+export async function runDemo(): Promise<void> {
+  await init();
+  console.log(`valuelog demo: ${COUNT.toLocaleString()} JSON documents of mixed sizes, Node ${process.versions.node}`);
+  const docs = makeDocs(COUNT, 1);
+  const dict = trainDictionary(makeDocs(4000, 99), { size: 32 * 1024, dictId: 1 });
+  console.log(`trained a ${dict.length}-byte zstd dictionary on 4,000 other documents`);
+  const rows: Row[] = [];
+  rows.push(await run('none', docs, () => ({})));
+  rows.push(await run('snappy', docs, (w) => (w.setBlockCompression(BlockCodec.Snappy, true), {})));
+  rows.push(await run('lz4', docs, (w) => (w.setBlockCompression(BlockCodec.LZ4, true), {})));
+  rows.push(await run('zstd+dict', docs, () => ({ dictId: 1, dict }), dict));
+  const pad = (s: string, n: number) => s.padStart(n);
+  console.log(`\n${'codec'.padEnd(10)}${pad('values', 9)}${pad('raw MB', 9)}${pad('disk MB', 9)}${pad('ratio', 7)}${pad('write MB/s', 12)}${pad('reads/s', 11)}${pad('scan MB/s', 11)}`);
+  for (const r of rows) {
+    console.log(
+      `${r.codec.padEnd(10)}${pad(r.values.toLocaleString(), 9)}${pad(r.rawMB.toFixed(1), 9)}${pad(r.diskMB.toFixed(1), 9)}${pad((r.rawMB / r.diskMB).toFixed(2), 7)}` +
+        `${pad(r.writeMBs.toFixed(0), 12)}${pad(Math.round(r.readOps).toLocaleString(), 11)}${pad(r.scanMBs.toFixed(0), 11)}`,
+    );
+  }
+  console.log('\nwrite MB/s counts raw JSON bytes and includes the final sync() to disk; reads/s are random reads by pointer.');
+  console.log('Every value was verified (outside the timed loops) after reads by pointer in random order with CRC checks, and after a sequential scan.');
 }
-console.log('\nwrite MB/s counts raw JSON bytes and includes the final sync() to disk; reads/s are random reads by pointer.');
-console.log('Every value was verified (outside the timed loops) after reads by pointer in random order with CRC checks, and after a sequential scan.');

@@ -1,0 +1,341 @@
+// The `valuelog` command (Node, Deno, Bun). Read-only commands (inspect, verify, dump, stats,
+// train-dict) never modify the directory: they do not run crash recovery. `compact` opens the log
+// (recovering torn tails) and rewrites. Long runs show a progress bar on a terminal, plain lines
+// otherwise.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import {
+  decodeFileId,
+  decodeFrame,
+  decodeRecordHeader,
+  FRAME_FLAG_COMPRESSED,
+  HEADER_SIZE,
+  init,
+  NodeStorage,
+  parseSegmentFileName,
+  Reader,
+  trainDictionary,
+  ValueLog,
+  ValueLogError,
+  type StorageBackend,
+} from '../index.node.js';
+import { GarbageTracker } from '../garbage.js';
+import { runDemo } from './demo.js';
+
+const USAGE = `usage: valuelog <command> [options]
+
+  inspect <dir>                 segments, lanes, records, frames, codecs, compression ratio, garbage
+  verify <dir> [--dict ID=FILE]  check CRC and structure of every record; exit 1 on damage
+  dump <segment-file> [--values] JSON lines: rid, pointer, size (and the value, base64)
+  stats <dir>                   per-segment bytes and garbage as JSON
+  compact <dir> [--min-garbage-ratio R] [--max-bytes N] [--remap FILE]
+                                copy live values out of garbage-heavy segments; the old -> new
+                                pointer remap goes to FILE as JSON lines (default: stdout)
+  train-dict <dir> --id ID --size BYTES --out FILE [--samples N]
+                                train a zstd dictionary from values in the segments
+  demo                          the demo (also: npm run demo)
+`;
+
+class UsageError extends Error {}
+
+function parseArgs(argv: string[]): { pos: string[]; flags: Map<string, string[]> } {
+  const pos: string[] = [];
+  const flags = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+      const boolean = k === 'values' || k === 'help';
+      const v = inline ?? (boolean ? 'true' : argv[++i]);
+      if (v === undefined) throw new UsageError(`--${k} needs a value`);
+      flags.set(k, [...(flags.get(k) ?? []), v]);
+    } else pos.push(a);
+  }
+  return { pos, flags };
+}
+
+function num(flags: Map<string, string[]>, k: string, dflt?: number): number | undefined {
+  const v = flags.get(k)?.[0];
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${k} must be a number, got ${v}`);
+  return n;
+}
+
+/** A progress reporter: a redrawn bar on a terminal, a line every 10% otherwise. */
+function progress(label: string, total: number): { tick(done: number): void; end(): void } {
+  const tty = Boolean(process.stderr.isTTY);
+  let lastPct = -1;
+  return {
+    tick(done) {
+      const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
+      if (tty) {
+        if (pct === lastPct) return;
+        const width = 30;
+        const fill = Math.round((pct / 100) * width);
+        process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${String(pct).padStart(3)}%`);
+      } else if (pct >= lastPct + 10 || (pct === 100 && lastPct !== 100)) {
+        process.stderr.write(`${label}: ${pct}%\n`);
+      } else return;
+      lastPct = pct;
+    },
+    end() {
+      if (tty && lastPct >= 0) process.stderr.write('\n');
+    },
+  };
+}
+
+interface SegmentFile {
+  name: string;
+  id: number;
+  bytes: number;
+}
+
+async function segments(storage: StorageBackend): Promise<SegmentFile[]> {
+  const out: SegmentFile[] = [];
+  for (const name of await storage.list()) {
+    const id = parseSegmentFileName(name);
+    if (id === undefined) continue;
+    const f = await storage.open(name, { readOnly: true });
+    out.push({ name, id, bytes: f.size() });
+    f.close();
+  }
+  return out.sort((a, b) => a.id - b.id);
+}
+
+/** Compressed frames without a dictionary: the reserved byte names the codec (0 = plain zstd). */
+const BLOCK_CODECS = ['zstd', 'snappy', 'lz4'];
+function codecOf(flags: number, reserved: number, dictId: bigint): string {
+  if ((flags & FRAME_FLAG_COMPRESSED) === 0) return 'raw';
+  if (dictId !== 0n) return 'zstd-dict';
+  return BLOCK_CODECS[reserved] ?? `codec-${reserved}`;
+}
+
+/** Walks records without decoding payloads (CRC checked); calls back per record. */
+function walk(file: { read(d: Uint8Array, at: number): number; size(): number }, each: (at: number, header: ReturnType<typeof decodeRecordHeader>, payload: Uint8Array) => void): { end: number; error?: ValueLogError } {
+  const size = file.size();
+  let at = 0;
+  const head = new Uint8Array(HEADER_SIZE);
+  while (at < size) {
+    try {
+      if (file.read(head, at) < HEADER_SIZE) throw new ValueLogError('UNEXPECTED_EOF', `valuelog: partial record header at ${at}`);
+      const h = decodeRecordHeader(head);
+      const payload = new Uint8Array(h.valueLen);
+      if (file.read(payload, at + HEADER_SIZE) < h.valueLen) throw new ValueLogError('UNEXPECTED_EOF', `valuelog: record at ${at} needs ${h.valueLen} payload bytes`);
+      each(at, h, payload);
+      at += HEADER_SIZE + h.valueLen;
+    } catch (e) {
+      if (e instanceof ValueLogError) return { end: at, error: e };
+      throw e;
+    }
+  }
+  return { end: at };
+}
+
+async function inspect(dir: string): Promise<number> {
+  const storage = new NodeStorage(dir);
+  const segs = await segments(storage);
+  const garbage = new GarbageTracker();
+  for (const s of segs) await garbage.load(storage, s.id);
+  const codecs = new Map<string, number>();
+  let records = 0, frames = 0, values = 0, raw = 0, stored = 0, damaged = 0;
+  console.log(`${dir}: ${segs.length} segment(s)`);
+  console.log(`${'segment'.padEnd(24)}${'lane'.padStart(5)}${'seq'.padStart(9)}${'bytes'.padStart(12)}${'records'.padStart(9)}${'values'.padStart(9)}${'garbage'.padStart(9)}`);
+  for (const s of segs) {
+    const f = await storage.open(s.name, { readOnly: true });
+    let segRecords = 0, segValues = 0;
+    const r = walk(f, (_at, h, payload) => {
+      segRecords++;
+      if ((h.flags & 1) === 0) {
+        segValues++;
+        raw += payload.length;
+        stored += payload.length;
+        codecs.set('legacy', (codecs.get('legacy') ?? 0) + 1);
+        return;
+      }
+      const fr = decodeFrame(payload);
+      frames++;
+      segValues += fr.header.k;
+      raw += fr.offsets[fr.header.k]!;
+      stored += fr.payload.length;
+      const c = codecOf(fr.header.flags, fr.header.reserved, fr.header.dictId);
+      codecs.set(c, (codecs.get(c) ?? 0) + 1);
+    });
+    f.close();
+    if (r.error) damaged++;
+    records += segRecords;
+    values += segValues;
+    const { lane, seq } = decodeFileId(s.id);
+    const ratio = s.bytes > 0 ? garbage.deadBytes(s.id) / s.bytes : 0;
+    console.log(`${s.name.padEnd(24)}${String(lane).padStart(5)}${String(seq).padStart(9)}${String(s.bytes).padStart(12)}${String(segRecords).padStart(9)}${String(segValues).padStart(9)}${(ratio * 100).toFixed(1).padStart(8)}%${r.error ? `  DAMAGED at ${r.end}: ${r.error.message}` : ''}`);
+  }
+  const total = segs.reduce((a, s) => a + s.bytes, 0);
+  const dead = segs.reduce((a, s) => a + garbage.deadBytes(s.id), 0);
+  console.log(`total: ${total} bytes, ${records} records, ${frames} frames, ${values} values`);
+  console.log(`codecs (frames): ${[...codecs].map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}`);
+  console.log(`compression: ${raw} raw payload bytes stored in ${stored} (ratio ${stored > 0 ? (raw / stored).toFixed(2) : '-'})`);
+  console.log(`garbage: ${dead} bytes marked dead (${total > 0 ? ((dead / total) * 100).toFixed(1) : '0.0'}%)`);
+  if (damaged > 0) console.log(`${damaged} damaged segment(s): run \`valuelog verify\` for details`);
+  return 0;
+}
+
+async function verify(dir: string, dictFlags: string[]): Promise<number> {
+  const dicts = new Map<bigint, Uint8Array>();
+  for (const d of dictFlags) {
+    const [id, file] = d.split('=', 2) as [string, string | undefined];
+    if (!file || !/^\d+$/.test(id)) throw new UsageError(`--dict expects ID=FILE, got ${d}`);
+    dicts.set(BigInt(id), new Uint8Array(readFileSync(file)));
+  }
+  const storage = new NodeStorage(dir);
+  const segs = await segments(storage);
+  const total = segs.reduce((a, s) => a + s.bytes, 0);
+  const bar = progress('verify', total);
+  let done = 0, values = 0, bad = 0, skippedDict = 0;
+  const problems: string[] = [];
+  for (const s of segs) {
+    const r = await Reader.open(storage, s.id);
+    r.setDictLookup((id) => dicts.get(id));
+    let decoding = true;
+    for (;;) {
+      try {
+        const e = r.next();
+        if (e === undefined) break;
+        values++;
+      } catch (err) {
+        if (!(err instanceof ValueLogError)) throw err;
+        if (decoding && err.code === 'MISSING_DICT') {
+          // CRC and structure are still checked for the rest of the segment; only values are not.
+          skippedDict++;
+          problems.push(`${s.name}: offset ${r.offset}: ${err.message}; values of this segment not decoded (pass --dict <id>=<file>)`);
+          decoding = false;
+          r.disableValueDecode();
+          continue;
+        }
+        bad++;
+        problems.push(`${s.name}: offset ${r.offset}: ${err.code}: ${err.message}`);
+        break;
+      }
+      if ((values & 1023) === 0) bar.tick(done + r.offset);
+    }
+    r.close();
+    done += s.bytes;
+    bar.tick(done);
+  }
+  bar.end();
+  for (const p of problems) console.log(p);
+  console.log(`${bad === 0 ? 'OK' : 'DAMAGED'}: ${segs.length} segment(s), ${values} values verified${bad ? `, ${bad} damaged segment(s)` : ''}${skippedDict ? `, ${skippedDict} segment(s) need dictionaries` : ''}`);
+  return bad === 0 ? 0 : 1;
+}
+
+async function dump(path: string, withValues: boolean): Promise<number> {
+  const name = basename(path);
+  const id = parseSegmentFileName(name);
+  if (id === undefined) throw new UsageError(`${name} is not a segment file name (value-l<lane>-<seq>.log)`);
+  const r = await Reader.open(new NodeStorage(dirname(path)), id);
+  let n = 0;
+  for (const e of r) {
+    const line: Record<string, unknown> = { rid: e.rid.toString(), ptr: e.ptr, size: e.value!.length };
+    if (withValues) line.value = Buffer.from(e.value!).toString('base64');
+    console.log(JSON.stringify(line));
+    n++;
+  }
+  r.close();
+  process.stderr.write(`${n} values\n`);
+  return 0;
+}
+
+async function stats(dir: string): Promise<number> {
+  const storage = new NodeStorage(dir);
+  const garbage = new GarbageTracker();
+  const out = [];
+  for (const s of await segments(storage)) {
+    await garbage.load(storage, s.id);
+    const { lane, seq } = decodeFileId(s.id);
+    const dead = Math.min(s.bytes, garbage.deadBytes(s.id));
+    out.push({ segment: s.name, lane, seq, bytes: s.bytes, deadBytes: dead, garbageRatio: s.bytes > 0 ? dead / s.bytes : 0, deadValues: garbage.deadValues(s.id) });
+  }
+  console.log(JSON.stringify({ segments: out, totalBytes: out.reduce((a, s) => a + s.bytes, 0), deadBytes: out.reduce((a, s) => a + s.deadBytes, 0) }, null, 2));
+  return 0;
+}
+
+async function compact(dir: string, flags: Map<string, string[]>): Promise<number> {
+  const storage = new NodeStorage(dir);
+  const lanes = new Set((await segments(storage)).map((s) => decodeFileId(s.id).lane));
+  const log = await ValueLog.open(storage, { lanes: Math.max(1, ...[...lanes].map((l) => l + 1)) });
+  for (const r of log.stats().recovered) process.stderr.write(`recovered ${r.segment}: truncated ${r.droppedBytes} bytes at ${r.validBytes}\n`);
+  const bar = progress('compact', 1);
+  bar.tick(0);
+  const remap = await log.compact({ minGarbageRatio: num(flags, 'min-garbage-ratio', 0.5)!, maxBytes: num(flags, 'max-bytes', Infinity)! });
+  bar.tick(1);
+  bar.end();
+  const lines = [...remap].map(([o, n]) => JSON.stringify({ old: o, new: n }));
+  const out = flags.get('remap')?.[0];
+  if (out) writeFileSync(out, lines.join('\n') + (lines.length ? '\n' : ''));
+  else for (const l of lines) console.log(l);
+  process.stderr.write(`compacted ${remap.compactedSegments.length} segment(s), moved ${remap.size} value(s)\n`);
+  await log.close();
+  return 0;
+}
+
+async function trainDict(dir: string, flags: Map<string, string[]>): Promise<number> {
+  const id = num(flags, 'id');
+  const size = num(flags, 'size');
+  const out = flags.get('out')?.[0];
+  if (id === undefined || size === undefined || out === undefined) throw new UsageError('train-dict needs --id, --size and --out');
+  const limit = num(flags, 'samples', 20000)!;
+  const storage = new NodeStorage(dir);
+  const samples: Uint8Array[] = [];
+  for (const s of await segments(storage)) {
+    const r = await Reader.open(storage, s.id);
+    try {
+      for (const e of r) {
+        if (e.value && e.value.length > 0) samples.push(e.value);
+        if (samples.length >= limit) break;
+      }
+    } catch (e) {
+      if (!(e instanceof ValueLogError)) throw e;
+    } finally {
+      r.close();
+    }
+    if (samples.length >= limit) break;
+  }
+  const dict = trainDictionary(samples, { size, dictId: id });
+  writeFileSync(out, dict);
+  console.log(`trained a ${dict.length}-byte dictionary (id ${id}) from ${samples.length} values into ${out}`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const { pos, flags } = parseArgs(rest);
+  if (!cmd || cmd === '--help' || cmd === 'help' || flags.has('help')) {
+    process.stdout.write(USAGE);
+    return cmd ? 0 : 2;
+  }
+  await init();
+  const need = (n: number) => {
+    if (pos.length < n) throw new UsageError(`${cmd} needs ${n === 1 ? 'a directory' : `${n} arguments`}`);
+  };
+  switch (cmd) {
+    case 'inspect': need(1); return inspect(pos[0]!);
+    case 'verify': need(1); return verify(pos[0]!, flags.get('dict') ?? []);
+    case 'dump': need(1); return dump(pos[0]!, flags.has('values'));
+    case 'stats': need(1); return stats(pos[0]!);
+    case 'compact': need(1); return compact(pos[0]!, flags);
+    case 'train-dict': need(1); return trainDict(pos[0]!, flags);
+    case 'demo': await runDemo(); return 0;
+    default: throw new UsageError(`unknown command ${cmd}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`valuelog: ${err.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    process.stderr.write(`valuelog: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

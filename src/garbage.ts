@@ -1,0 +1,135 @@
+// Dead-value accounting for compaction. Segment files stay byte-compatible with the Go v0.3.0 format;
+// what is dead lives beside them in a sidecar per segment, `value-l<lane>-<seq>.dead`:
+//
+//   an append-only run of 24-byte entries, little-endian:
+//     0..16   the dead value's pointer (encodeValuePtr: offset u64, length u32, fileId u32)
+//     16..20  u32 bytes of the segment the value accounts for (its share of its record, rounded)
+//     20..24  u32 CRC-32C of bytes 0..20
+//
+// Loading stops at the first short or checksum-failing entry (a torn append); entries are idempotent.
+import { crc32c } from './codec/codecs.js';
+import { decodeValuePtr, encodeValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
+import { segmentFileName } from './format/segment.js';
+import type { StorageBackend } from './storage/types.js';
+import { ValueLogError } from './errors.js';
+
+export const DEAD_ENTRY_SIZE = 24;
+
+export function sidecarName(fileId: number): string {
+  return segmentFileName(fileId).replace(/\.log$/, '.dead');
+}
+
+function encodeEntry(ptr: ValuePtr, bytes: number): Uint8Array {
+  const e = new Uint8Array(DEAD_ENTRY_SIZE);
+  encodeValuePtr(ptr, e, 0);
+  const dv = new DataView(e.buffer);
+  dv.setUint32(16, Math.min(0xffffffff, Math.round(bytes)), true);
+  dv.setUint32(20, crc32c(e.subarray(0, 20)), true);
+  return e;
+}
+
+interface SegmentGarbage {
+  dead: Set<string>;
+  deadBytes: number;
+  pending: Uint8Array[];
+  /** End of the sidecar's valid entries, once loaded or written. */
+  end: number | undefined;
+}
+
+export class GarbageTracker {
+  private readonly segs = new Map<number, SegmentGarbage>();
+
+  private seg(id: number): SegmentGarbage {
+    let g = this.segs.get(id);
+    if (g === undefined) {
+      g = { dead: new Set(), deadBytes: 0, pending: [], end: undefined };
+      this.segs.set(id, g);
+    }
+    return g;
+  }
+
+  /** Records a dead value once (a repeated mark is ignored); returns whether it was new. */
+  mark(ptr: ValuePtr, bytes: number): boolean {
+    const g = this.seg(ptr.fileId >>> 0);
+    const key = ptrKey(ptr);
+    if (g.dead.has(key)) return false;
+    g.dead.add(key);
+    g.deadBytes += bytes;
+    g.pending.push(encodeEntry(ptr, bytes));
+    return true;
+  }
+
+  isDead(ptr: ValuePtr): boolean {
+    return this.segs.get(ptr.fileId >>> 0)?.dead.has(ptrKey(ptr)) ?? false;
+  }
+
+  deadBytes(id: number): number {
+    return Math.round(this.segs.get(id >>> 0)?.deadBytes ?? 0);
+  }
+
+  deadValues(id: number): number {
+    return this.segs.get(id >>> 0)?.dead.size ?? 0;
+  }
+
+  /** Reads the sidecar of a segment, if it has one. */
+  async load(storage: StorageBackend, id: number): Promise<void> {
+    let f;
+    try {
+      f = await storage.open(sidecarName(id), { readOnly: true });
+    } catch (e) {
+      if (e instanceof ValueLogError && e.code === 'NOT_FOUND') return;
+      throw e;
+    }
+    try {
+      const buf = new Uint8Array(f.size());
+      f.read(buf, 0);
+      const g = this.seg(id);
+      const dv = new DataView(buf.buffer);
+      let at = 0;
+      for (; at + DEAD_ENTRY_SIZE <= buf.length; at += DEAD_ENTRY_SIZE) {
+        if (dv.getUint32(at + 20, true) !== crc32c(buf.subarray(at, at + 20))) break;
+        const key = ptrKey(decodeValuePtr(buf, at));
+        if (g.dead.has(key)) continue;
+        g.dead.add(key);
+        g.deadBytes += dv.getUint32(at + 16, true);
+      }
+      g.end = at;
+    } finally {
+      f.close();
+    }
+  }
+
+  /** Appends the marks made since the last call to their sidecars and makes them durable. */
+  async persist(storage: StorageBackend): Promise<void> {
+    for (const [id, g] of this.segs) {
+      if (g.pending.length === 0) continue;
+      const entries = g.pending;
+      const f = await storage.open(sidecarName(id), { create: true });
+      try {
+        // Continue after the last valid entry: a torn or damaged tail from a crash is overwritten.
+        let at = g.end ?? Math.floor(f.size() / DEAD_ENTRY_SIZE) * DEAD_ENTRY_SIZE;
+        for (const e of entries) {
+          f.write(e, at);
+          at += e.length;
+        }
+        f.truncate(at);
+        f.flush();
+        g.end = at;
+      } finally {
+        f.close();
+      }
+      g.pending = g.pending.slice(entries.length);
+    }
+  }
+
+  /** Forgets a segment and deletes its sidecar (after the segment itself was deleted). */
+  async drop(storage: StorageBackend, id: number): Promise<void> {
+    this.segs.delete(id >>> 0);
+    try {
+      await storage.remove(sidecarName(id));
+    } catch (e) {
+      if (!(e instanceof ValueLogError && e.code === 'NOT_FOUND')) throw e;
+    }
+  }
+}
+
