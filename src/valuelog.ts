@@ -12,7 +12,7 @@ import { GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
 import { recoverSegment, type SegmentRecovery } from './recovery.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
-import { Writer } from './writer.js';
+import { DEFAULT_WRITER_BUFFER, Writer } from './writer.js';
 
 export type Compression = 'none' | 'snappy' | 'lz4';
 
@@ -25,7 +25,7 @@ export interface ValueLogOptions {
   compression?: Compression;
   /** Open despite damage followed by valid records, truncating the segment at the damage. */
   salvage?: boolean;
-  /** Each writer's staging buffer (default 1 MiB). */
+  /** Each writer's staging buffer (default 256 KiB). */
   bufferSize?: number;
 }
 
@@ -92,7 +92,7 @@ export interface ValueLogStats {
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
-const DEFAULT_BUFFER = 1024 * 1024;
+const DEFAULT_BUFFER = DEFAULT_WRITER_BUFFER;
 /** The next segment is opened in the background once the active one passes this share of its size. */
 const PREOPEN_AT = 0.25;
 /** Raw frame size putMany aims for when it does not compress (a read verifies a whole frame). */
