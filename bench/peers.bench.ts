@@ -30,6 +30,8 @@ import {
   type ValuePtr,
 } from '../src/index.node.js';
 import { machineInfo } from './harness.js';
+import { noise } from '../test/helpers.js';
+import { makeDocs } from '../src/cli/demo.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = join(dirname(here), '..', '..');
@@ -181,45 +183,6 @@ function packageVersion(name: string): string {
 // ---------------------------------------------------------------------------------------------
 // Data: values, JSON documents, keys, the random read order
 
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-const enc = new TextEncoder();
-
-/** The `npm run demo` documents: mixed sizes (100 B – 4 KiB, ~360 B on average). */
-function makeDocs(n: number, seed: number): Uint8Array[] {
-  const rng = new SeededRandom(seed);
-  const cities = ['Lisbon', 'Osaka', 'Quito', 'Tallinn', 'Accra', 'Perth', 'Bergen', 'Cusco'];
-  const states = ['active', 'pending', 'suspended', 'closed'];
-  const docs: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const items = [];
-    const nItems = rng.intn(10) === 0 ? 20 + rng.intn(40) : rng.intn(4);
-    for (let j = 0; j < nItems; j++) items.push({ sku: `SKU-${rng.intn(5000)}`, qty: 1 + rng.intn(9), price: rng.intn(100000) / 100 });
-    const doc = {
-      id: i,
-      user: `user-${rng.intn(50000)}`,
-      email: `u${rng.intn(50000)}@example.com`,
-      city: cities[rng.intn(cities.length)],
-      state: states[rng.intn(states.length)],
-      createdAt: new Date(1_700_000_000_000 + rng.intn(1e9) * 1000).toISOString(),
-      items,
-    };
-    docs.push(enc.encode(JSON.stringify(doc)));
-  }
-  return docs;
-}
 
 interface Dataset {
   /** Values per timed load in each mode. */
