@@ -274,28 +274,45 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
 }
 
 /**
- * Fast path without checksum for an uncompressed frame: reads only the prefix and the one value.
- * Returns undefined for compressed frames (the caller decodes the whole payload).
+ * Reads and validates the prefix (header, RIDs, offsets) of the grouped record at `start` and checks
+ * the pointer's sub-index against K. With `skipCompressed`, returns undefined for a compressed frame
+ * after reading only its 12-byte header.
  */
-function readUncompressedValue(file: StorageFile, start: number, h: RecordHeader, ptr: ValuePtr, where: () => string): Uint8Array | undefined {
+function readFramePrefixAt(
+  file: StorageFile,
+  start: number,
+  h: RecordHeader,
+  ptr: ValuePtr,
+  where: () => string,
+  skipCompressed: boolean,
+): { frame: DecodedFrame; prefixLen: number; sub: number } | undefined {
   const fh = readFully(file, start + HEADER_SIZE, Math.min(FRAME_HEADER_SIZE, h.valueLen), where);
   if (fh.length < FRAME_HEADER_SIZE) throw corrupt(`frame body of ${h.valueLen} bytes (${where()})`);
-  if ((fh[1]! & FRAME_FLAG_COMPRESSED) !== 0) return undefined;
+  if (skipCompressed && (fh[1]! & FRAME_FLAG_COMPRESSED) !== 0) return undefined;
   const k = fh[2]!;
   const prefixLen = framePrefixLength(k);
   if (k === 0 || prefixLen > h.valueLen) {
     decodeFramePrefix(fh); // raises the precise CORRUPT
     throw corrupt(`frame prefix of ${prefixLen} bytes exceeds the ${h.valueLen}-byte body (${where()})`);
   }
-  const prefix = readFully(file, start + HEADER_SIZE, prefixLen, where);
-  const frame: DecodedFrame = decodeFramePrefix(prefix);
-  const raw = frameRawLength(frame);
-  if (prefixLen + raw !== h.valueLen) throw corrupt(`frame prefix ${prefixLen} + raw ${raw} != body ${h.valueLen} (${where()})`);
+  const frame = decodeFramePrefix(readFully(file, start + HEADER_SIZE, prefixLen, where));
   const sub = ptrSubIndex(ptr);
   if (sub >= k) throw corrupt(`sub-index ${sub} >= K ${k} (${where()})`);
-  const from = frame.offsets[sub]!;
-  const to = frame.offsets[sub + 1]!;
-  return readFully(file, start + HEADER_SIZE + prefixLen + from, to - from, where);
+  return { frame, prefixLen, sub };
+}
+
+/**
+ * Fast path without checksum for an uncompressed frame: reads only the prefix and the one value.
+ * Returns undefined for compressed frames (the caller decodes the whole payload).
+ */
+function readUncompressedValue(file: StorageFile, start: number, h: RecordHeader, ptr: ValuePtr, where: () => string): Uint8Array | undefined {
+  const p = readFramePrefixAt(file, start, h, ptr, where, true);
+  if (p === undefined) return undefined;
+  const raw = frameRawLength(p.frame);
+  if (p.prefixLen + raw !== h.valueLen) throw corrupt(`frame prefix ${p.prefixLen} + raw ${raw} != body ${h.valueLen} (${where()})`);
+  const from = p.frame.offsets[p.sub]!;
+  const to = p.frame.offsets[p.sub + 1]!;
+  return readFully(file, start + HEADER_SIZE + p.prefixLen + from, to - from, where);
 }
 
 
@@ -309,14 +326,10 @@ export function valueRecordShare(file: StorageFile, fileId: number, ptr: ValuePt
   const where = () => `record at ${start} in ${segmentFileName(fileId)}`;
   const h = decodeRecordHeader(readFully(file, start, HEADER_SIZE, where));
   const recordBytes = HEADER_SIZE + h.valueLen;
+  if (isGroupedRecord(h) !== isGroupedPtr(ptr)) throw corrupt(`grouped/plain pointer mismatch (${where()})`);
   if (!isGroupedRecord(h)) return recordBytes;
-  const fh = readFully(file, start + HEADER_SIZE, Math.min(h.valueLen, FRAME_HEADER_SIZE), where);
-  const k = fh[2] ?? 0;
-  const prefixLen = framePrefixLength(k);
-  if (k === 0 || prefixLen > h.valueLen) throw corrupt(`frame prefix does not fit its record (${where()})`);
-  const frame = decodeFramePrefix(readFully(file, start + HEADER_SIZE, prefixLen, where));
-  const sub = ptrSubIndex(ptr);
-  if (sub >= k) throw corrupt(`sub-index ${sub} >= K ${k} (${where()})`);
+  const { frame, sub } = readFramePrefixAt(file, start, h, ptr, where, false)!;
+  const k = frame.header.k;
   const raw = frame.offsets[k]!;
   return raw === 0 ? recordBytes / k : (recordBytes * (frame.offsets[sub + 1]! - frame.offsets[sub]!)) / raw;
 }

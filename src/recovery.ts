@@ -47,8 +47,8 @@ const WINDOW = 4 * 1024 * 1024;
 /** Whether a whole, checksum-valid record starts at `at`. */
 function validRecordAt(file: StorageFile, at: number, size: number, head: Uint8Array): boolean {
   if (head[4] !== VERSION || (head[5]! & ~RECORD_FLAG_GROUPED) !== 0) return false;
-  const valueLen = head[16]! | (head[17]! << 8) | (head[18]! << 16) | (head[19]! << 24 >>> 0);
-  const len = HEADER_SIZE + (valueLen >>> 0);
+  const valueLen = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(16, true);
+  const len = HEADER_SIZE + valueLen;
   if (len > size - at || len > effectiveMaxRecordSize()) return false;
   const grouped = (head[5]! & RECORD_FLAG_GROUPED) !== 0;
   if (grouped && (valueLen < 16 + 12 || head[HEADER_SIZE] !== FRAME_VERSION || head[HEADER_SIZE + 2]! === 0 || head[HEADER_SIZE + 2]! > MAX_FRAME_K)) return false;

@@ -368,7 +368,8 @@ export class ValueLog {
     await this.commit();
     for (const id of remap.compactedSegments) {
       this.manager.markZombie(id);
-      if (this.stats().segments.find((x) => x.fileId === id)?.pins === 0) await this.manager.removeSegment(id);
+      // Unpinned: delete now; pinned: the last release of a snapshot deletes it.
+      if (this.manager.segmentInfo().find((x) => x.id === id)?.refCount === 0) await this.manager.removeSegment(id);
     }
     return remap;
   }

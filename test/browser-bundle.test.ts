@@ -1,0 +1,35 @@
+// The browser bundle (dist/valuelog.browser.js), loaded as built, not from the sources: it must not
+// reference Node-only APIs, and its runtime-neutral API (codecs, format, MemoryStorage, ValueLog) must
+// work. Runs in every runtime of the suite; the Chromium tier (OPFS) is still to come.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'valuelog.browser.js');
+type Api = typeof import('../src/index.js');
+
+test('the browser bundle references no Node-only module or global', () => {
+  const text = readFileSync(bundle, 'utf8');
+  for (const banned of [/from ['"]node:/, /import\(['"]node:/, /\brequire\(/, /\bprocess\./, /\bBuffer\./, /__dirname/]) {
+    assert.not.ok(banned.test(text), `bundle matches ${banned}`);
+  }
+});
+
+test('the browser bundle works: init, golden frame, ValueLog on MemoryStorage', async () => {
+  const v = (await import(pathToFileURL(bundle).href)) as Api;
+  await v.init();
+  assert.is(v.crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+  const { body } = v.encodeFrame(0, undefined, [{ rid: 1, value: new TextEncoder().encode('hello') }]);
+  const rec = v.encodeRecord(v.RECORD_FLAG_GROUPED, 0n, body);
+  assert.is(v.decodeRecordHeader(rec).crc, 0xe2d1e788);
+  const log = await v.ValueLog.open(new v.MemoryStorage(), { compression: 'lz4' });
+  const ptrs = log.putMany(Array.from({ length: 300 }, (_, i) => new TextEncoder().encode(`value ${i}`)));
+  await log.commit();
+  assert.is(new TextDecoder().decode(log.get(ptrs[299]!)), 'value 299');
+  await log.close();
+  assert.not.ok('NodeStorage' in v, 'the browser build has no node:fs backend');
+});
+
+test.run();
