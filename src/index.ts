@@ -69,6 +69,7 @@ export { Reader, type ReaderEntry, type ReaderOptions } from './reader.js';
 export { Manager, ValueSet, type SegmentInfo, FRAME_CACHE_MAX_BYTES } from './manager.js';
 export { type StorageBackend, type StorageFile, type OpenOptions, checkPosition } from './storage/types.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
+export { OpfsStorage, OPFS_MAX_HANDLES, type OpfsStorageOptions } from './storage/opfs.js';
 export { ValueLog, Snapshot, PointerRemap, type ValueLogOptions, type ValueLogStats, type SegmentStats, type PutOptions, type Compression, type CompactOptions } from './valuelog.js';
 export { sidecarName, DEAD_ENTRY_SIZE } from './garbage.js';
 export { type SegmentRecovery } from './recovery.js';

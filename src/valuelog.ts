@@ -261,6 +261,10 @@ export class ValueLog {
       this.pendingCommit = undefined;
       await this.garbage.persist(this.storage);
       this.syncAll();
+      // A lane already past its segment size waits for its pre-opened successor here, so that a loop
+      // of put + commit that never yields to the event loop still rotates (bounded overshoot).
+      const behind = this.lanes.filter((l) => l.next !== undefined && l.writer.size >= this.opts.segmentSize);
+      if (behind.length > 0) await Promise.all(behind.map((l) => l.next!.catch(() => {})));
     })();
     return this.pendingCommit;
   }

@@ -1,24 +1,22 @@
 // The browser bundle (dist/valuelog.browser.js), loaded as built, not from the sources: it must not
 // reference Node-only APIs, and its runtime-neutral API (codecs, format, MemoryStorage, ValueLog) must
-// work. Runs in every runtime of the suite; the Chromium tier (OPFS) is still to come.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// work. Runs in every runtime of the suite (Chromium fetches it from the test server).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readRepoFile } from './env.js';
 
-const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'valuelog.browser.js');
+const bundle = new URL('../../dist/valuelog.browser.js', import.meta.url);
 type Api = typeof import('../src/index.js');
 
-test('the browser bundle references no Node-only module or global', () => {
-  const text = readFileSync(bundle, 'utf8');
+test('the browser bundle references no Node-only module or global', async () => {
+  const text = new TextDecoder().decode(await readRepoFile(bundle));
   for (const banned of [/from ['"]node:/, /import\(['"]node:/, /\brequire\(/, /\bprocess\./, /\bBuffer\./, /__dirname/]) {
     assert.not.ok(banned.test(text), `bundle matches ${banned}`);
   }
 });
 
 test('the browser bundle works: init, golden frame, ValueLog on MemoryStorage', async () => {
-  const v = (await import(pathToFileURL(bundle).href)) as Api;
+  const v = (await import(bundle.href)) as Api;
   await v.init();
   assert.is(v.crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
   const { body } = v.encodeFrame(0, undefined, [{ rid: 1, value: new TextEncoder().encode('hello') }]);

@@ -1,3 +1,4 @@
+// @runtimes node deno bun: the CLI is a command run as a subprocess on node:fs; a browser has neither.
 // The `valuelog` CLI, run as a subprocess in the same runtime as the tests.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,4 @@
+// @runtimes node deno bun: the test kills child processes with SIGKILL; a browser cannot spawn them.
 // Crash safety, tested for real: a child process appends and commits in a loop (two lanes, 256 KiB
 // segments, so rotations happen) and is killed with SIGKILL at random moments. After every kill,
 // ValueLog.open recovers and every value whose commit() had returned must read back byte-equal; at the

@@ -69,3 +69,21 @@ export function jsonDocs(count: number, approxSize: number, seed = 1): Uint8Arra
   }
   return docs;
 }
+
+/** Inputs every codec test round-trips: edge lengths, JSON, zeros, repeats, noise, text, a mix. */
+export function codecCorpus(): Array<[string, Uint8Array]> {
+  return [
+    ['empty', new Uint8Array(0)],
+    ['one byte', utf8('x')],
+    ['12 bytes', utf8('abcdefghijkl')],
+    ['13 bytes', utf8('abcdefghijklm')],
+    ['64 B json', jsonDocs(1, 64)[0]!],
+    ['256 B json', jsonDocs(1, 256, 2)[0]!],
+    ['4 KiB json', jsonDocs(1, 4096, 3)[0]!],
+    ['all zero 100 KiB', new Uint8Array(100_000)],
+    ['repeating 27-byte string x128', utf8('the quick brown fox jumps!\n'.repeat(128))],
+    ['random 1 MiB', noise(1 << 20, 7)],
+    ['text 300 KiB', utf8(Array.from({ length: 6000 }, (_, i) => `line ${i}: value=${(i * 37) % 1000} state=${i % 3 ? 'ok' : 'fail'}`).join('\n'))],
+    ['mixed 3 MiB', (() => { const b = new Uint8Array(3 << 20); b.set(noise(1 << 20, 3)); b.fill(7, 1 << 20, 2 << 20); b.set(jsonDocs(200, 4096, 9).reduce((acc, d, i) => (acc.set(d.subarray(0, 4096), i * 4096), acc), new Uint8Array(200 * 4096)).subarray(0, 1 << 20), 2 << 20); return b; })()],
+  ];
+}

@@ -1,7 +1,10 @@
 // `npm test` after the build: runs every compiled test file (build/test/*.test.js) with uvu in Node,
-// Deno and Bun (the runtimes come from the pinned npm packages), then prints one plain summary line
-// ("tests: N passed, N failed, N skipped") over all runtimes. A runtime that cannot run says why and
-// fails the run: nothing passes silently. Optional argument: a file-name prefix (`node test/run.mjs log`).
+// Deno and Bun (the runtimes come from the pinned npm packages) and in headless Chromium (a dedicated
+// worker with OPFS, driven by playwright-core on Debian's /usr/bin/chromium), then prints one plain
+// summary line ("tests: N passed, N failed, N skipped") over all runtimes. A runtime that cannot run
+// says why and fails the run: nothing passes silently. A test file that cannot run in a runtime says
+// why in its first line (test/test-files.mjs) and is listed as not run. Optional argument: a
+// file-name prefix (`node test/run.mjs log`); VALUELOG_RUNTIMES=node,chromium picks runtimes.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,12 +19,14 @@ const runtimes = [
   { name: 'node', cmd: process.execPath, args: [runner, testDir, prefix] },
   { name: 'deno', cmd: bin('deno'), args: ['run', '-A', runner, testDir, prefix] },
   { name: 'bun', cmd: bin('bun'), args: [runner, testDir, prefix] },
+  { name: 'chromium', cmd: process.execPath, args: [join(root, 'test', 'chromium-runner.mjs'), testDir, prefix] },
 ];
 const only = process.env.VALUELOG_RUNTIMES?.split(',');
 
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+let filesNotRun = 0;
 for (const rt of runtimes) {
   if (only && !only.includes(rt.name)) continue;
   console.log(`\n=== ${rt.name} ===`);
@@ -36,12 +41,14 @@ for (const rt of runtimes) {
   const total = num('Total');
   const ok = num('Passed');
   const skip = num('Skipped');
+  const notRun = num('Files not run');
   let bad = Math.max(0, total - ok - skip);
   if ((res.status !== 0 || total === 0) && bad === 0) bad = 1; // crashed or ran nothing
-  console.log(`${rt.name}: ${ok} passed, ${bad} failed, ${skip} skipped${res.error ? ` (${res.error.message})` : ''}`);
+  console.log(`${rt.name}: ${ok} passed, ${bad} failed, ${skip} skipped, ${notRun} files not run here (listed above)${res.error ? ` (${res.error.message})` : ''}`);
   passed += ok;
   failed += bad;
   skipped += skip;
+  filesNotRun += notRun;
 }
-console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped (${filesNotRun} test files not run in some runtime, each with its reason above)`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

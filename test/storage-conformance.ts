@@ -3,6 +3,7 @@
 // runs unchanged in every runtime. Each test gets a fresh backend; files it opens are closed after.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ValueLogError } from '../src/errors.js';
 import type { OpenOptions, StorageBackend, StorageFile } from '../src/storage/types.js';
 import { expectCode, expectCodeAsync, noise } from './helpers.js';
 
@@ -18,6 +19,11 @@ export interface ConformanceOptions {
    * a handle is open and succeeds once it is closed (for backends with exclusive handles).
    */
   removeWhileOpen?: 'detach' | 'locked';
+  /**
+   * Whether a write far beyond the end (2^31) may fail for lack of space instead of making a sparse
+   * file (OPFS reserves quota for the hole). Then it must fail with IO and leave the file unchanged.
+   */
+  sparseLimitedByQuota?: boolean;
 }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -255,6 +261,16 @@ export function storageConformance(name: string, makeBackend: () => Promise<Conf
     const f = await fileWith(b, 'big.log', enc('0123456789abcdef'));
     const p31 = 2 ** 31 + 5;
     const p32 = 2 ** 32 + 10;
+    if (options.sparseLimitedByQuota === true) {
+      try {
+        f.write(enc('low'), p31);
+      } catch (e) {
+        assert.ok(e instanceof ValueLogError && e.code === 'IO', `a write past the quota is IO, got ${String(e)}`);
+        assert.is(f.size(), 16, 'a failed write leaves the size');
+        sameBytes(readAt(f, 0, 16), enc('0123456789abcdef'), 'a failed write leaves the bytes');
+        return;
+      }
+    }
     assert.is(f.write(enc('low'), p31), 3);
     assert.is(f.size(), p31 + 3);
     assert.is(f.write(enc('high'), p32), 4);

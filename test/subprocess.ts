@@ -1,8 +1,9 @@
 // Starting a script in the runtime that runs the tests (Node, Deno or Bun).
 import { spawnSync } from 'node:child_process';
+import { runtime } from './env.js';
 
-export const runtime: 'node' | 'deno' | 'bun' =
-  typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined' ? 'deno' : typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined' ? 'bun' : 'node';
+export { runtime };
+
 
 /** The command line that runs `script` with `args` in this runtime. */
 export function scriptCommand(script: string, args: string[]): { cmd: string; args: string[] } {

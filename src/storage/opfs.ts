@@ -1,0 +1,366 @@
+// OpfsStorage: the storage contract on the Origin Private File System, for a dedicated worker (sync
+// access handles exist only there). One FileSystemSyncAccessHandle per file, shared by every
+// StorageFile this backend opens on that name (OPFS allows one read-write handle per file across the
+// whole origin, so the Writer and the Manager reading the active segment must share it), reference
+// counted and closed with the last StorageFile. At most `maxHandles` (default 64) are open at once.
+// Files opened read-only get a 'read-only' handle where the browser supports modes, so that other
+// tabs can read sealed segments; a file held by another context is a LOCKED error that says so.
+import { invalidArgument, ValueLogError } from '../errors.js';
+import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile } from './types.js';
+
+// The few OPFS shapes used here, declared locally: the DOM lib of TypeScript 5.9 lacks the handle
+// modes, and the worker lib cannot be combined with the DOM lib in one program.
+interface SyncAccessHandle {
+  read(buffer: Uint8Array, options?: { at?: number }): number;
+  write(buffer: Uint8Array, options?: { at?: number }): number;
+  truncate(size: number): void;
+  getSize(): number;
+  flush(): void;
+  close(): void;
+}
+interface OpfsFileHandle {
+  readonly kind: 'file';
+  createSyncAccessHandle(options?: { mode?: HandleMode }): Promise<SyncAccessHandle>;
+}
+interface OpfsDirectoryHandle {
+  readonly kind: 'directory';
+  readonly name: string;
+  getFileHandle(name: string, options?: { create?: boolean }): Promise<OpfsFileHandle>;
+  getDirectoryHandle(name: string, options?: { create?: boolean }): Promise<OpfsDirectoryHandle>;
+  removeEntry(name: string, options?: { recursive?: boolean }): Promise<void>;
+  keys(): AsyncIterableIterator<string>;
+  entries(): AsyncIterableIterator<[string, OpfsFileHandle | OpfsDirectoryHandle]>;
+}
+type HandleMode = 'readwrite' | 'read-only' | 'readwrite-unsafe';
+
+/** The default and the ceiling of open handles (Safari fails at about 252 per origin). */
+export const OPFS_MAX_HANDLES = 64;
+
+export interface OpfsStorageOptions {
+  /** Most sync access handles open at once (default 64). Opening one more is an IO error. */
+  maxHandles?: number;
+}
+
+function domName(err: unknown): string {
+  return typeof err === 'object' && err !== null && typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : '';
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function lockedError(name: string, dir: string, what: string, cause: unknown): ValueLogError {
+  return new ValueLogError(
+    'LOCKED',
+    `valuelog: ${what} OPFS file ${dir}/${name}: another tab, worker or an earlier instance of this page still holds it ` +
+      `(OPFS allows one read-write handle per file per origin). Close that tab or let its worker finish; within one page, ` +
+      `open the log once and share it (valuelog/browser elects one writer per origin)`,
+    { cause },
+  );
+}
+
+/** Maps a DOMException from OPFS to ValueLogError (NotFound → NOT_FOUND, NoModificationAllowed → LOCKED, else IO). */
+function wrap(err: unknown, op: string, name: string, dir: string): ValueLogError {
+  if (err instanceof ValueLogError) return err;
+  const kind = domName(err);
+  if (kind === 'NotFoundError') {
+    const nf = notFound(name);
+    nf.cause = err;
+    return nf;
+  }
+  if (kind === 'NoModificationAllowedError' || kind === 'InvalidStateError') return lockedError(name, dir, op, err);
+  if (kind === 'QuotaExceededError') {
+    return new ValueLogError('IO', `valuelog: ${op} ${dir}/${name} failed: the origin's storage quota is exhausted (${message(err)}); free space or ask for navigator.storage.persist()`, { cause: err });
+  }
+  return new ValueLogError('IO', `valuelog: ${op} ${dir}/${name} failed: ${kind ? `${kind}: ` : ''}${message(err)}`, { cause: err });
+}
+
+/** One underlying handle, shared by every open StorageFile of the same name. */
+interface Shared {
+  readonly name: string;
+  readonly handle: SyncAccessHandle;
+  readonly mode: HandleMode;
+  refs: number;
+  /** Set when the backend closed the handle under open StorageFiles. */
+  closed: boolean;
+}
+
+class OpfsFile implements StorageFile {
+  private shared: Shared | undefined;
+
+  constructor(
+    shared: Shared,
+    private readonly readOnly: boolean,
+    private readonly storage: OpfsStorage,
+  ) {
+    this.shared = shared;
+  }
+
+  get name(): string {
+    return this.shared?.name ?? '';
+  }
+
+  private live(): Shared {
+    const s = this.shared;
+    if (s === undefined || s.closed) throw closedError(s?.name ?? '(closed OPFS file)');
+    return s;
+  }
+
+  private writable(): Shared {
+    const s = this.live();
+    if (this.readOnly) throw readOnlyError(s.name);
+    return s;
+  }
+
+  read(dst: Uint8Array, at: number): number {
+    const s = this.live();
+    checkBuffer(dst, 'dst');
+    checkPosition(at);
+    try {
+      let done = 0;
+      while (done < dst.length) {
+        const n = s.handle.read(dst.subarray(done), { at: at + done });
+        if (n === 0) break;
+        if (!(n > 0 && n <= dst.length - done)) throw new ValueLogError('IO', `valuelog: read of ${dst.length} bytes at ${at} from OPFS file ${this.storage.path}/${s.name} failed (the browser returned ${n})`);
+        done += n;
+      }
+      return done;
+    } catch (e) {
+      throw wrap(e, 'read', s.name, this.storage.path);
+    }
+  }
+
+  write(src: Uint8Array, at: number): number {
+    const s = this.writable();
+    checkBuffer(src, 'src');
+    checkPosition(at);
+    if (!Number.isSafeInteger(at + src.length)) throw invalidArgument(`write of ${src.length} bytes at ${at} passes the largest file position`);
+    try {
+      let done = 0;
+      while (done < src.length) {
+        const n = s.handle.write(src.subarray(done), { at: at + done });
+        // Chromium reports a failed write (no space under the quota) as a count: a base::File error
+        // code turned unsigned (2^32 - 8). Anything but a count within the request is a failure.
+        if (!(n > 0 && n <= src.length - done)) throw new ValueLogError('IO', `valuelog: write of ${src.length} bytes at ${at} to OPFS file ${this.storage.path}/${s.name} failed after ${done} bytes (the browser returned ${n}; most likely the origin's storage quota is exhausted)`);
+        done += n;
+      }
+    } catch (e) {
+      throw wrap(e, 'write', s.name, this.storage.path);
+    }
+    return src.length;
+  }
+
+  /** OPFS has no vectored write: the parts go one call each, in order, at consecutive positions. */
+  writev(srcs: Uint8Array[], at: number): number {
+    this.writable();
+    checkPosition(at);
+    let pos = at;
+    for (const src of srcs) {
+      checkBuffer(src, 'src');
+      pos += src.length;
+    }
+    if (!Number.isSafeInteger(pos)) throw invalidArgument(`writev ending at ${pos} passes the largest file position`);
+    pos = at;
+    for (const src of srcs) pos += this.write(src, pos);
+    return pos - at;
+  }
+
+  size(): number {
+    const s = this.live();
+    try {
+      return s.handle.getSize();
+    } catch (e) {
+      throw wrap(e, 'size of', s.name, this.storage.path);
+    }
+  }
+
+  truncate(size: number): void {
+    const s = this.writable();
+    checkPosition(size, 'size');
+    try {
+      s.handle.truncate(size);
+    } catch (e) {
+      throw wrap(e, 'truncate', s.name, this.storage.path);
+    }
+  }
+
+  flush(): void {
+    const s = this.live();
+    if (this.readOnly) return; // nothing of ours to make durable; a read-only handle cannot flush
+    try {
+      s.handle.flush();
+    } catch (e) {
+      throw wrap(e, 'flush', s.name, this.storage.path);
+    }
+  }
+
+  close(): void {
+    const s = this.shared;
+    if (s === undefined) return;
+    this.shared = undefined;
+    this.storage.releaseShared(s);
+  }
+}
+
+export class OpfsStorage implements StorageBackend {
+  /** Names opened through this backend, with their one shared handle. */
+  private readonly open_ = new Map<string, Shared>();
+  /** Handle creations in flight, so that two concurrent opens of one name share one handle. */
+  private readonly pending = new Map<string, Promise<Shared>>();
+  private readonly maxHandles: number;
+  private closed = false;
+
+  private constructor(
+    private readonly dir: OpfsDirectoryHandle,
+    /** The directory's path below the OPFS root, for messages. */
+    readonly path: string,
+    opts: OpfsStorageOptions,
+  ) {
+    const max = opts.maxHandles ?? OPFS_MAX_HANDLES;
+    if (!Number.isSafeInteger(max) || max < 1) throw invalidArgument(`maxHandles must be a positive integer, got ${String(max)}`);
+    this.maxHandles = max;
+  }
+
+  /** Whether this context can use OpfsStorage (a dedicated worker of a secure origin). */
+  static isSupported(): boolean {
+    const g = globalThis as unknown as { navigator?: { storage?: { getDirectory?: unknown } }; FileSystemFileHandle?: { prototype?: object } };
+    return typeof g.navigator?.storage?.getDirectory === 'function' && g.FileSystemFileHandle?.prototype !== undefined && 'createSyncAccessHandle' in g.FileSystemFileHandle.prototype;
+  }
+
+  /**
+   * Opens (creating as needed) the directory `path` ('a/b', '' for the OPFS root) of this origin's
+   * private file system. Must run in a dedicated worker: the page has no sync access handles.
+   */
+  static async open(path: string, opts: OpfsStorageOptions = {}): Promise<OpfsStorage> {
+    if (typeof path !== 'string') throw invalidArgument('OPFS directory path must be a string');
+    const g = globalThis as unknown as { navigator?: { storage?: { getDirectory?: () => Promise<OpfsDirectoryHandle> } } };
+    const getDirectory = g.navigator?.storage?.getDirectory;
+    if (typeof getDirectory !== 'function') throw new ValueLogError('IO', 'valuelog: OPFS is not available here (navigator.storage.getDirectory is missing; it needs a secure origin: https, localhost or 127.0.0.1)');
+    if (!OpfsStorage.isSupported()) throw new ValueLogError('IO', 'valuelog: OpfsStorage needs a dedicated worker: FileSystemSyncAccessHandle does not exist in this context (use valuelog/browser from a page)');
+    const parts = path.split('/').filter((p) => p.length > 0);
+    for (const p of parts) checkFileName(p);
+    let dir: OpfsDirectoryHandle;
+    try {
+      dir = await getDirectory.call(g.navigator!.storage);
+      for (const p of parts) dir = await dir.getDirectoryHandle(p, { create: true });
+    } catch (e) {
+      throw wrap(e, 'open directory', parts.join('/'), '');
+    }
+    return new OpfsStorage(dir, parts.join('/'), opts);
+  }
+
+  /** Sync access handles this backend holds now. */
+  get openHandles(): number {
+    return this.open_.size;
+  }
+
+  async list(): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      for await (const [name, h] of this.dir.entries()) if (h.kind === 'file') names.push(name);
+    } catch (e) {
+      throw wrap(e, 'list', '', this.path);
+    }
+    return names.sort();
+  }
+
+  async open(name: string, opts: OpenOptions = {}): Promise<StorageFile> {
+    checkFileName(name);
+    if (this.closed) throw this.closedBackend();
+    const readOnly = opts.readOnly === true;
+    let shared = this.open_.get(name);
+    if (shared === undefined) {
+      let creating = this.pending.get(name);
+      if (creating === undefined) {
+        creating = this.createShared(name, opts.create === true, readOnly);
+        this.pending.set(name, creating);
+        creating.finally(() => this.pending.delete(name)).catch(() => {});
+      }
+      shared = await creating;
+    }
+    if (!readOnly && shared.mode === 'read-only') {
+      throw new ValueLogError(
+        'LOCKED',
+        `valuelog: OPFS file ${this.path}/${name} is open read-only in this backend; close its read-only files before opening it for writing`,
+      );
+    }
+    shared.refs++;
+    return new OpfsFile(shared, readOnly, this);
+  }
+
+  private async createShared(name: string, create: boolean, readOnly: boolean): Promise<Shared> {
+    if (this.open_.size + this.pending.size >= this.maxHandles) {
+      throw new ValueLogError('IO', `valuelog: cannot open OPFS file ${this.path}/${name}: ${this.maxHandles} handles are open already (maxHandles); close files or snapshots, or use larger segments`);
+    }
+    let fh: OpfsFileHandle;
+    try {
+      fh = await this.dir.getFileHandle(name, { create });
+    } catch (e) {
+      if (domName(e) === 'TypeMismatchError') throw new ValueLogError('IO', `valuelog: ${this.path}/${name} is a directory, not a file`, { cause: e });
+      throw wrap(e, 'open', name, this.path);
+    }
+    const mode: HandleMode = readOnly ? 'read-only' : 'readwrite';
+    let handle: SyncAccessHandle;
+    try {
+      handle = await fh.createSyncAccessHandle({ mode });
+    } catch (e) {
+      throw wrap(e, readOnly ? 'open for reading' : 'open for writing', name, this.path);
+    }
+    if (this.closed) {
+      handle.close(); // the backend was closed while this handle was being created
+      throw this.closedBackend();
+    }
+    // Browsers without modes ignore the option and give an exclusive read-write handle, which serves
+    // both kinds of open here.
+    const shared: Shared = { name, handle, mode: readOnly && supportsModes(handle) ? 'read-only' : 'readwrite', refs: 0, closed: false };
+    this.open_.set(name, shared);
+    return shared;
+  }
+
+  /** Called by OpfsFile.close: the handle closes with its last StorageFile. */
+  releaseShared(s: Shared): void {
+    if (--s.refs > 0 || s.closed) return;
+    s.closed = true;
+    if (this.open_.get(s.name) === s) this.open_.delete(s.name);
+    try {
+      s.handle.close();
+    } catch {
+      // Closing a handle whose file went away cannot lose data: every write already reached it.
+    }
+  }
+
+  /** Removal of a file open anywhere (here or in another context) is LOCKED, as OPFS refuses it. */
+  async remove(name: string): Promise<void> {
+    checkFileName(name);
+    if (this.open_.has(name) || this.pending.has(name)) {
+      throw new ValueLogError('LOCKED', `valuelog: cannot remove OPFS file ${this.path}/${name}: it is still open in this backend (OPFS cannot remove an open file); close it first`);
+    }
+    try {
+      await this.dir.removeEntry(name);
+    } catch (e) {
+      if (domName(e) === 'NoModificationAllowedError' || domName(e) === 'InvalidModificationError') throw lockedError(name, this.path, 'remove', e);
+      throw wrap(e, 'remove', name, this.path);
+    }
+  }
+
+  /** OPFS makes directory changes durable by itself. */
+  async syncDir(): Promise<void> {}
+
+  private closedBackend(): ValueLogError {
+    return new ValueLogError('CLOSED', `valuelog: the OPFS storage ${this.path} was closed`);
+  }
+
+  /** Closes every handle this backend holds (open StorageFiles then throw CLOSED; so does open()). */
+  close(): void {
+    this.closed = true;
+    for (const s of [...this.open_.values()]) {
+      s.refs = 0;
+      this.releaseShared(s);
+    }
+  }
+}
+
+/** Chromium 121+ accepts handle modes and reports them on the handle; older engines do neither. */
+function supportsModes(handle: SyncAccessHandle): boolean {
+  return (handle as { mode?: unknown }).mode === 'read-only';
+}

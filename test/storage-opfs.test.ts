@@ -1,0 +1,151 @@
+// @runtimes chromium: OPFS sync access handles exist only in a browser's dedicated worker.
+// What only OpfsStorage can show: one shared handle per file, read-only handles that several
+// contexts may hold, LOCKED (never a bare DOMException) when another context holds a file, the
+// bounded handle pool, and a ValueLog that another instance cannot open twice.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { init, OpfsStorage, ValueLog, ValueLogError } from '../src/index.js';
+import { removeOpfsDir } from './env.js';
+import { expectCodeAsync, noise, utf8 } from './helpers.js';
+
+await init();
+
+const test = suite('OpfsStorage specifics');
+let dirName = '';
+let counter = 0;
+const opened: OpfsStorage[] = [];
+
+async function storage(opts = {}): Promise<OpfsStorage> {
+  const s = await OpfsStorage.open(`valuelog-test/${dirName}`, opts);
+  opened.push(s);
+  return s;
+}
+
+test.before.each(() => {
+  dirName = `opfs-${Date.now().toString(36)}-${counter++}`;
+});
+test.after.each(async () => {
+  for (const s of opened.splice(0)) s.close();
+  await removeOpfsDir('valuelog-test', dirName);
+});
+
+test('OpfsStorage is supported in this worker, and a path below the root is created', async () => {
+  assert.ok(OpfsStorage.isSupported());
+  const s = await storage();
+  assert.is(s.path, `valuelog-test/${dirName}`);
+  assert.equal(await s.list(), []);
+});
+
+test('a writer and a reader of one file in one backend share one handle', async () => {
+  const s = await storage();
+  const w = await s.open('a.log', { create: true });
+  const r = await s.open('a.log', { readOnly: true });
+  assert.is(s.openHandles, 1);
+  w.write(utf8('hello'), 0);
+  const dst = new Uint8Array(5);
+  assert.is(r.read(dst, 0), 5);
+  assert.equal(dst, utf8('hello'));
+  w.close();
+  assert.is(s.openHandles, 1, 'the reader keeps the handle');
+  assert.is(r.read(dst, 0), 5);
+  r.close();
+  assert.is(s.openHandles, 0, 'the last close releases it');
+});
+
+test('another context holding a file: LOCKED that says what holds it and what to do', async () => {
+  const a = await storage();
+  const b = await storage();
+  const f = await a.open('x.log', { create: true });
+  for (const opts of [{}, { readOnly: true }]) {
+    const err = await expectCodeAsync(() => b.open('x.log', opts), 'LOCKED');
+    assert.match(err.message, 'another tab, worker');
+    assert.match(err.message, 'x.log');
+    assert.ok(err.cause !== undefined && (err.cause as { name?: string }).name === 'NoModificationAllowedError', 'the DOMException is kept as the cause');
+  }
+  await expectCodeAsync(() => b.remove('x.log'), 'LOCKED');
+  f.close();
+  (await b.open('x.log')).close();
+  await b.remove('x.log');
+  assert.equal(await a.list(), []);
+});
+
+test("sealed files open 'read-only' so that several contexts read them at once; writing then is LOCKED", async () => {
+  const a = await storage();
+  const w = await a.open('sealed.log', { create: true });
+  w.write(utf8('sealed bytes'), 0);
+  w.flush();
+  w.close();
+  const b = await storage();
+  const ra = await a.open('sealed.log', { readOnly: true });
+  const rb = await b.open('sealed.log', { readOnly: true });
+  const dst = new Uint8Array(12);
+  rb.read(dst, 0);
+  assert.equal(dst, utf8('sealed bytes'));
+  ra.read(dst, 0);
+  assert.equal(dst, utf8('sealed bytes'));
+  const here = await expectCodeAsync(() => a.open('sealed.log'), 'LOCKED');
+  assert.match(here.message, 'open read-only in this backend');
+  ra.close();
+  await expectCodeAsync(() => a.open('sealed.log'), 'LOCKED', 'the other context still reads it');
+  rb.close();
+  (await a.open('sealed.log')).close();
+});
+
+test('the handle pool is bounded: one more than maxHandles is IO; same-name opens share a slot', async () => {
+  const s = await storage({ maxHandles: 3 });
+  const files = [];
+  for (let i = 0; i < 3; i++) files.push(await s.open(`f${i}.log`, { create: true }));
+  files.push(await s.open('f0.log', { readOnly: true }));
+  assert.is(s.openHandles, 3);
+  const err = await expectCodeAsync(() => s.open('f3.log', { create: true }), 'IO');
+  assert.match(err.message, '3 handles are open');
+  files[1]!.close();
+  (await s.open('f3.log', { create: true })).close();
+  for (const f of files) f.close();
+  assert.is(s.openHandles, 0);
+  await expectCodeAsync(() => OpfsStorage.open('x', { maxHandles: 0 }), 'INVALID_ARGUMENT');
+});
+
+test('the default pool is 64 handles', async () => {
+  const s = await storage();
+  const files = [];
+  for (let i = 0; i < 64; i++) files.push(await s.open(`f${i}.log`, { create: true }));
+  await expectCodeAsync(() => s.open('one-more.log', { create: true }), 'IO');
+  for (const f of files) f.close();
+});
+
+test('close() of the backend releases every handle; its files then throw CLOSED', async () => {
+  const a = await storage();
+  const f = await a.open('c.log', { create: true });
+  a.close();
+  assert.is(a.openHandles, 0);
+  try {
+    f.size();
+    assert.unreachable('size() after close');
+  } catch (e) {
+    assert.ok(e instanceof ValueLogError && e.code === 'CLOSED');
+  }
+  const b = await storage();
+  (await b.open('c.log')).close();
+});
+
+test('a ValueLog on OPFS survives a new backend instance; a second open of a live log is LOCKED', async () => {
+  const a = await storage();
+  const log = await ValueLog.open(a, { compression: 'lz4', segmentSize: 64 * 1024 });
+  const value = (i: number) => noise(300, i + 1);
+  const ptrs = [];
+  for (let i = 0; i < 2000; i += 100) {
+    ptrs.push(...log.putMany(Array.from({ length: 100 }, (_, j) => value(i + j))));
+    await log.commit(); // rotation switches to a segment pre-opened in the background
+  }
+  assert.ok(log.stats().segments.length > 1, `rotated: ${JSON.stringify(log.stats().segments.map((x) => [x.name, x.bytes]))}`);
+  const err = await expectCodeAsync(async () => ValueLog.open(await storage()), 'LOCKED');
+  assert.match(err.message, 'value-l0-');
+  await log.close();
+  assert.is(a.openHandles, 0, 'close() releases every handle');
+  const again = await ValueLog.open(await storage(), { compression: 'lz4', segmentSize: 64 * 1024 });
+  ptrs.forEach((p, i) => assert.equal(again.get(p), value(i)));
+  await again.close();
+});
+
+test.run();
