@@ -1,0 +1,50 @@
+// The messages between a page (valuelog/browser) and the worker that owns the log, and between tabs
+// of one origin over a BroadcastChannel. Everything in them survives structured cloning.
+import type { ErrorCode } from '../errors.js';
+import type { ValuePtr } from '../format/pointer.js';
+import type { CompactOptions, PutOptions, ValueLogOptions } from '../valuelog.js';
+
+export interface OpenArgs {
+  /** OPFS directory of the log, below the origin's root. */
+  dir: string;
+  options: ValueLogOptions;
+  /** How long to retry files still held by a previous owner (a reload racing the old worker). */
+  lockWaitMs: number;
+}
+
+/** One call on the log: the operation and its arguments. */
+export type Call =
+  | { op: 'open'; args: OpenArgs }
+  | { op: 'put'; value: Uint8Array; opts?: PutOptions }
+  | { op: 'putMany'; values: Uint8Array[]; opts?: PutOptions }
+  | { op: 'get'; ptr: ValuePtr }
+  | { op: 'commit' }
+  | { op: 'markDead'; ptrs: ValuePtr | ValuePtr[] }
+  | { op: 'stats' }
+  | { op: 'compact'; opts?: CompactOptions }
+  | { op: 'snapshot' }
+  | { op: 'snapshotGet'; snapshot: number; ptr: ValuePtr }
+  | { op: 'release'; snapshot: number }
+  | { op: 'close' };
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Page → worker. */
+export interface Request {
+  id: number;
+  call: Call;
+}
+
+/** Worker → page. */
+export type Reply = { id: number; ok: unknown } | { id: number; err: WireError };
+
+/** Tab ↔ tab, on the BroadcastChannel named after the log. */
+export type TabMessage =
+  | { type: 'owner'; epoch: number }
+  | { type: 'owner-gone'; epoch: number }
+  | { type: 'who-owns' }
+  | { type: 'req'; from: string; id: number; epoch: number; call: Call }
+  | { type: 'res'; to: string; id: number; ok?: unknown; err?: WireError };

@@ -1,0 +1,141 @@
+// @runtimes node: it drives pages of one Chromium from Node through playwright-core.
+// valuelog/browser across tabs: pages of one origin in one Chromium elect one owner with Web Locks;
+// the others route calls to it over a BroadcastChannel; when the owner's page goes away (pagehide or
+// a closed tab) the next page opens the log, recovers it, and serves everyone, with every committed
+// value intact and the same pointers.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ValuePtr } from '../src/index.js';
+
+type Result<T> = { ok: T; err?: undefined } | { ok?: undefined; err: { code: string; message: string; name: string } };
+interface Page {
+  goto(url: string): Promise<unknown>;
+  close(): Promise<void>;
+  evaluate<T>(fn: (arg: never) => T | Promise<T>, arg?: unknown): Promise<T>;
+  waitForFunction(fn: () => unknown, arg?: unknown, opts?: { timeout?: number }): Promise<unknown>;
+  on(event: string, fn: (x: { text(): string; message?: string }) => void): void;
+}
+interface Browser {
+  newContext(): Promise<{ newPage(): Promise<Page>; close(): Promise<void> }>;
+  close(): Promise<void>;
+}
+interface ServerModule {
+  startServer(): Promise<{ url: string; close(): Promise<void> }>;
+  launchChromium(): Promise<Browser>;
+}
+
+const { startServer, launchChromium } = (await import(new URL('../../test/browser/server.mjs', import.meta.url).href)) as ServerModule;
+const server = await startServer();
+const browser = await launchChromium();
+const context = await browser.newContext();
+const logName = `tabs-${Date.now().toString(36)}`;
+
+async function newTab(): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  await page.goto(`${server.url}/test/browser/tabs.html`);
+  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+  return page;
+}
+
+/** Calls window.vl[method](...args) in the page and unwraps { ok } or throws with the error code. */
+async function vl<T>(page: Page, method: string, ...args: unknown[]): Promise<T> {
+  const r = (await page.evaluate(
+    (([m, a]: [string, unknown[]]) => (window as unknown as { vl: Record<string, (...x: unknown[]) => Promise<unknown>> }).vl[m]!(...a)) as (arg: never) => Promise<unknown>,
+    [method, args],
+  )) as Result<T>;
+  if (r.err !== undefined) throw Object.assign(new Error(`${method}: ${r.err.code}: ${r.err.message}`), { code: r.err.code });
+  return r.ok;
+}
+
+const isOwner = (page: Page): Promise<boolean> => page.evaluate((() => (window as unknown as { vl: { owner(): boolean } }).vl.owner()) as (arg: never) => boolean);
+const values = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${tag}-${i}-${'x'.repeat(i % 97)}`);
+
+let a: Page;
+let b: Page;
+let c: Page;
+let fromA: ValuePtr[] = [];
+let fromB: ValuePtr[] = [];
+
+test('the first tab owns the log; a second tab joins as a client of it', async () => {
+  a = await newTab();
+  b = await newTab();
+  assert.is(await vl<boolean>(a, 'open', logName, { compression: 'lz4', segmentSize: 256 * 1024 }), true);
+  assert.is(await vl<boolean>(b, 'open', logName), false);
+  assert.is(await isOwner(a), true);
+  assert.is(await isOwner(b), false);
+});
+
+test('writes from either tab land in one log; each tab reads the other\'s values by pointer', async () => {
+  fromA = await vl<ValuePtr[]>(a, 'putMany', values('a', 500));
+  await vl(a, 'commit');
+  fromB = await vl<ValuePtr[]>(b, 'putMany', values('b', 500));
+  fromB.push(await vl<ValuePtr>(b, 'put', 'b-single'));
+  await vl(b, 'commit');
+  assert.equal(await vl<string[]>(b, 'getMany', fromA), values('a', 500));
+  assert.equal(await vl<string[]>(a, 'getMany', fromB), [...values('b', 500), 'b-single']);
+  assert.equal(await vl<string[]>(b, 'snapshotRead', fromA.slice(0, 10)), values('a', 10));
+  const stats = await vl<{ puts: number; commits: number }>(b, 'stats');
+  assert.is(stats.puts, 1001, 'one log counted every put, whichever tab made it');
+});
+
+test('errors cross tabs with their code', async () => {
+  let code = '';
+  try {
+    await vl(b, 'get', { fileId: 1, offset: 1, length: 5 });
+  } catch (e) {
+    code = (e as { code: string }).code;
+  }
+  assert.is(code, 'CORRUPT', 'a pointer below the header is CORRUPT in the owner and in the client');
+});
+
+test('the owner navigates away (pagehide): the other tab opens the log and keeps every committed value', async () => {
+  const uncommitted = await vl<ValuePtr>(a, 'put', 'never committed');
+  assert.ok(uncommitted.length > 0);
+  await a.goto('about:blank');
+  await b.waitForFunction(() => (window as unknown as { vl: { owner(): boolean } }).vl.owner(), undefined, { timeout: 20_000 });
+  assert.equal(await vl<string[]>(b, 'getMany', fromA), values('a', 500));
+  assert.equal(await vl<string[]>(b, 'getMany', fromB), [...values('b', 500), 'b-single']);
+  const more = await vl<ValuePtr[]>(b, 'putMany', values('b2', 50));
+  await vl(b, 'commit');
+  assert.equal(await vl<string[]>(b, 'getMany', more), values('b2', 50));
+  fromB.push(...more);
+  assert.equal(await b.evaluate((() => (window as unknown as { ownerChanges: boolean[] }).ownerChanges) as (arg: never) => boolean[]), [true]);
+});
+
+test('a new tab joins the new owner; when that tab is closed outright, the newcomer takes over', async () => {
+  c = await newTab();
+  assert.is(await vl<boolean>(c, 'open', logName), false);
+  assert.equal(await vl<string[]>(c, 'getMany', fromB.slice(-50)), values('b2', 50));
+  await b.close();
+  await c.waitForFunction(() => (window as unknown as { vl: { owner(): boolean } }).vl.owner(), undefined, { timeout: 20_000 });
+  assert.equal(await vl<string[]>(c, 'getMany', fromA), values('a', 500));
+  assert.equal(await vl<string[]>(c, 'getMany', fromB), [...values('b', 500), 'b-single', ...values('b2', 50)]);
+  const p = await vl<ValuePtr>(c, 'put', 'from c');
+  await vl(c, 'commit');
+  assert.is(await vl<string>(c, 'get', p), 'from c');
+});
+
+test('close() hands the log on at once; calls after close are CLOSED', async () => {
+  const d = await newTab();
+  assert.is(await vl<boolean>(d, 'open', logName), false);
+  await vl(c, 'close');
+  await d.waitForFunction(() => (window as unknown as { vl: { owner(): boolean } }).vl.owner(), undefined, { timeout: 20_000 });
+  assert.equal(await vl<string[]>(d, 'getMany', fromA.slice(0, 5)), values('a', 5));
+  let code = '';
+  try {
+    await vl(c, 'get', fromA[0]);
+  } catch (e) {
+    code = (e as { code: string }).code;
+  }
+  assert.is(code, 'CLOSED');
+  await vl(d, 'close');
+});
+
+test.after(async () => {
+  await context.close();
+  await browser.close();
+  await server.close();
+});
+
+test.run();
