@@ -70,7 +70,32 @@ export { Manager, ValueSet, type SegmentInfo, FRAME_CACHE_MAX_BYTES } from './ma
 export { type StorageBackend, type StorageFile, type OpenOptions, checkPosition } from './storage/types.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export { OpfsStorage, OPFS_MAX_HANDLES, type OpfsStorageOptions } from './storage/opfs.js';
-export { ValueLog, Snapshot, PointerRemap, type ValueLogOptions, type ValueLogStats, type SegmentStats, type PutOptions, type Compression, type CompactOptions } from './valuelog.js';
+export {
+  ValueLog,
+  Snapshot,
+  PointerRemap,
+  type ValueLogOptions,
+  type ValueLogStats,
+  type SegmentStats,
+  type PutOptions,
+  type Compression,
+  type CompactOptions,
+  type DictionaryOptions,
+  type DictionaryTrainOptions,
+  type DictionaryStats,
+  type CompressionStats,
+  type FrameCodec,
+} from './valuelog.js';
+export { DictionaryStore, type DictionaryInfo, type DamagedDictionary } from './dictionaries.js';
+export {
+  dictFileName,
+  parseDictFileName,
+  encodeDictFile,
+  decodeDictFile,
+  decodeDictFileHeader,
+  DICT_FILE_HEADER_SIZE,
+  DICT_HIGHWATER_NAME,
+} from './format/dictionary.js';
 export { sidecarName, DEAD_ENTRY_SIZE } from './garbage.js';
 export { type SegmentRecovery } from './recovery.js';
 export {

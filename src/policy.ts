@@ -78,6 +78,58 @@ export function chooseBlockGroupK(records: number, rawPayloadBytes: number, targ
   return Math.min(k, MAX_FRAME_K);
 }
 
+/** The codecs the facade's 'auto' mode chooses between for each frame (raw comes from the keep rule). */
+export type AutoCodec = 'lz4' | 'zstd-dict';
+
+/**
+ * The facade's 'auto' choice between LZ4 and dictionary zstd, from observed ratios (stored/raw,
+ * exponentially weighted). The frame is then written with the chosen codec through the usual keep
+ * rule and backoff, which stores it raw when compression does not pay ("none"). Without a
+ * dictionary the choice is LZ4. With one, zstd-dict is chosen while its ratio is at least `minGain`
+ * better than LZ4's; every `probeEvery`-th frame the codec not chosen is tried on the same values
+ * (not written) so that both ratios stay current. A new dictionary starts unknown, so it is tried.
+ */
+export class AutoCodecChooser {
+  private lz4: number | undefined;
+  private dict: number | undefined;
+  private frames = 0;
+
+  constructor(
+    readonly probeEvery = 16,
+    readonly minGain = 0.1,
+  ) {}
+
+  choose(hasDict: boolean): AutoCodec {
+    if (!hasDict) return 'lz4';
+    if (this.dict === undefined) return 'zstd-dict';
+    if (this.lz4 === undefined) return 'zstd-dict';
+    return this.dict <= this.lz4 * (1 - this.minGain) ? 'zstd-dict' : 'lz4';
+  }
+
+  /** Counts a frame; true when the codec not chosen should be tried on it too. */
+  shouldProbe(hasDict: boolean): boolean {
+    this.frames++;
+    return hasDict && this.frames % this.probeEvery === 0;
+  }
+
+  /** Records the outcome of an attempted encode (stored = raw when the result was not kept). */
+  observe(codec: AutoCodec, rawBytes: number, storedBytes: number): void {
+    if (!(rawBytes > 0)) return;
+    const r = Math.min(1, storedBytes / rawBytes);
+    if (codec === 'lz4') this.lz4 = this.lz4 === undefined ? r : 0.8 * this.lz4 + 0.2 * r;
+    else this.dict = this.dict === undefined ? r : 0.8 * this.dict + 0.2 * r;
+  }
+
+  /** A new dictionary: its ratio is unknown until tried. */
+  resetDictionary(): void {
+    this.dict = undefined;
+  }
+
+  ratios(): { lz4: number | undefined; zstdDict: number | undefined } {
+    return { lz4: this.lz4, zstdDict: this.dict };
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Autotune options (§7.1-§7.2)
 

@@ -1,28 +1,90 @@
 // ValueLog: the application facade. It recovers torn tails on open, keeps one writer per lane,
 // rotates segments by size, batches concurrent commits into one sync (group commit), and hands out
-// snapshots that pin the segments they can read.
+// snapshots that pin the segments they can read. Dictionary compression keeps its dictionaries in a
+// store beside the segments (src/dictionaries.ts) and trains them from a bounded sample of recent values.
+import { DictionaryStore, SampleReservoir, type DamagedDictionary, type DictionaryInfo } from './dictionaries.js';
 import { invalidArgument, ValueLogError } from './errors.js';
-import { BlockCodec, framePrefixLength } from './format/frame.js';
+import { BlockCodec, framePrefixLength, type LogRecord } from './format/frame.js';
+import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
 import { decodeFileId, encodeFileId, MAX_LANE, MAX_SEQ, parseSegmentFileName, segmentFileName } from './format/segment.js';
 import { HEADER_SIZE, MAX_FRAME_K } from './limits.js';
 import { Manager, type ValueSet } from './manager.js';
-import { chooseBlockGroupK } from './policy.js';
+import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js';
 import { GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
 import { recoverSegment, type SegmentRecovery } from './recovery.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 import { DEFAULT_WRITER_BUFFER, Writer } from './writer.js';
 
-export type Compression = 'none' | 'snappy' | 'lz4';
+export type Compression = 'none' | 'snappy' | 'lz4' | 'zstd-dict' | 'auto';
+
+/** How 'zstd-dict' and 'auto' train and use dictionaries. */
+export interface DictionaryOptions {
+  /** Size of trained dictionaries in bytes (default 32 KiB). */
+  size?: number;
+  /** Bytes of recent values kept in memory as training samples (default 1 MiB). */
+  sampleBytes?: number;
+  /**
+   * Train automatically once this many value bytes were put while there is no dictionary (default
+   * 256 KiB; retried after as many bytes again if training fails). 0: only trainDictionary() trains.
+   */
+  trainAfterBytes?: number;
+  /** zstd level of dictionary frames (default 3) and whether literals are entropy-coded (default true). */
+  level?: number;
+  entropy?: boolean;
+}
+
+export interface DictionaryTrainOptions {
+  /** Samples to train from (default: the recent values the log has sampled). At least 8. */
+  samples?: Uint8Array[];
+  /** Dictionary size in bytes (default: the log's dictionary.size). */
+  size?: number;
+}
+
+/** How frames were stored since open: raw ('none') or compressed with a codec. */
+export type FrameCodec = 'none' | 'snappy' | 'lz4' | 'zstd-dict';
+
+export interface CompressionStats {
+  /** Value bytes put into frames and the payload bytes stored for them. */
+  rawBytes: number;
+  storedBytes: number;
+  frames: Record<FrameCodec, number>;
+  values: Record<FrameCodec, number>;
+  /** 'auto' only: the observed stored/raw ratios it chooses by (undefined until observed). */
+  autoRatios: { lz4: number | undefined; zstdDict: number | undefined } | undefined;
+}
+
+export interface DictionaryStats {
+  /** Id new frames are compressed with ('zstd-dict'/'auto'), if there is a dictionary. */
+  current: bigint | undefined;
+  /** Every sound dictionary in the store, with frames/values written with it since open. */
+  dictionaries: DictionaryInfo[];
+  /** Files that failed their checks: never used; frames that need them fail with CORRUPT. */
+  damaged: DamagedDictionary[];
+  /** Dictionaries trained since open: automatically by policy and on request. */
+  trainedByPolicy: number;
+  trainedOnRequest: number;
+  /** A policy training is running in the background. */
+  training: boolean;
+  /** Why the last policy training failed (it is retried later), if it did. */
+  lastTrainingError: string | undefined;
+  /** Bytes of recent values held as training samples. */
+  sampleBytes: number;
+}
 
 export interface ValueLogOptions {
   /** Rotate a lane to a new segment once its active one reaches this many bytes (default 64 MiB). */
   segmentSize?: number;
   /** Number of lanes (independent writers and segment sequences), 1..256 (default 1). */
   lanes?: number;
-  /** Block compression of frames (default 'none'). Dictionary modes come with the dictionary store. */
+  /**
+   * How frames are compressed (default 'none'): a block codec, 'zstd-dict' (zstd with the store's
+   * current dictionary; LZ4 until the first dictionary is trained) or 'auto' (per frame: none, LZ4
+   * or zstd-dict; see README). Reading never depends on this: any frame the store can decode reads.
+   */
   compression?: Compression;
+  dictionary?: DictionaryOptions;
   /** Open despite damage followed by valid records, truncating the segment at the damage. */
   salvage?: boolean;
   /** Each writer's staging buffer (default 256 KiB). */
@@ -89,6 +151,8 @@ export interface ValueLogStats {
   commits: number;
   /** Durable syncs actually issued: fewer than commits when concurrent commits were grouped. */
   syncs: number;
+  compression: CompressionStats;
+  dictionaries: DictionaryStats;
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -97,6 +161,20 @@ const DEFAULT_BUFFER = DEFAULT_WRITER_BUFFER;
 const PREOPEN_AT = 0.25;
 /** Raw frame size putMany aims for when it does not compress (a read verifies a whole frame). */
 const RAW_FRAME_TARGET = 16 * 1024;
+const DEFAULT_DICT_SIZE = 32 * 1024;
+const DEFAULT_SAMPLE_BYTES = 1024 * 1024;
+const DEFAULT_TRAIN_AFTER = 256 * 1024;
+const DEFAULT_DICT_LEVEL = 3;
+/** Samples are cut to this length: a dictionary helps the start of a value most. */
+const MAX_SAMPLE_BYTES = 16 * 1024;
+/** Once a dictionary exists, one value in this many is still sampled (for retraining on request). */
+const SAMPLE_STRIDE_WITH_DICT = 8;
+/** The trainer needs at least this many samples. */
+const MIN_TRAINING_SAMPLES = 8;
+/** 'auto' trains only when LZ4 shows the data compresses at all (observed ratio below this). */
+const AUTO_TRAIN_MAX_LZ4_RATIO = 0.9;
+
+type NormalizedOptions = Required<Omit<ValueLogOptions, 'salvage' | 'dictionary'>> & { dictionary: Required<DictionaryOptions> };
 
 interface Lane {
   index: number;
@@ -139,13 +217,31 @@ export class ValueLog {
   private pendingCommit: Promise<void> | undefined;
   private backgroundError: unknown;
   private readonly garbage = new GarbageTracker();
+  private readonly reservoir: SampleReservoir | undefined;
+  private readonly chooser = new AutoCodecChooser();
+  private readonly probe = new FramePreparer();
+  private training: Promise<void> | undefined;
+  private trainedAt = 0;
+  private trainedByPolicy = 0;
+  private trainedOnRequest = 0;
+  private lastTrainingError: string | undefined;
+  private readonly codecFrames: Record<FrameCodec, number> = { none: 0, snappy: 0, lz4: 0, 'zstd-dict': 0 };
+  private readonly codecValues: Record<FrameCodec, number> = { none: 0, snappy: 0, lz4: 0, 'zstd-dict': 0 };
+  private rawBytes = 0;
+  private storedBytes = 0;
 
   private constructor(
     private readonly storage: StorageBackend,
     private readonly manager: Manager,
-    private readonly opts: Required<Omit<ValueLogOptions, 'salvage'>>,
+    private readonly opts: NormalizedOptions,
     private readonly recovered: SegmentRecovery[],
-  ) {}
+    private readonly dicts: DictionaryStore,
+  ) {
+    if (this.usesDictionaries()) this.reservoir = new SampleReservoir(opts.dictionary.sampleBytes, MAX_SAMPLE_BYTES);
+    if (this.reservoir && dicts.current) this.reservoir.stride = SAMPLE_STRIDE_WITH_DICT;
+    this.probe.setBlockCompression(BlockCodec.LZ4, true);
+    this.probe.setDictFrameEncoderOptions(opts.dictionary.level, opts.dictionary.entropy);
+  }
 
   /**
    * Opens (or creates) the log in `storage`: the active segment of each lane is scanned, a torn
@@ -189,7 +285,9 @@ export class ValueLog {
     const writers: Writer[] = [];
     for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, active[lane]!), { bufferSize: opts.bufferSize }));
     const manager = await Manager.open(storage);
-    const log = new ValueLog(storage, manager, opts, recovered);
+    const dicts = await DictionaryStore.open(storage);
+    manager.setDictLookup(dicts.lookup);
+    const log = new ValueLog(storage, manager, opts, recovered, dicts);
     log.ridCounter = maxRid; // RIDs continue after the largest one in the active segments
     const tracked = new Set(manager.segmentInfo().map((x) => x.id));
     for (const name of await storage.list()) {
@@ -200,7 +298,9 @@ export class ValueLog {
     }
     manager.onSegmentDeleted = (id) => log.garbage.drop(storage, id);
     log.lanes = writers.map((writer, index) => {
-      if (opts.compression !== 'none') writer.setBlockCompression(opts.compression === 'lz4' ? BlockCodec.LZ4 : BlockCodec.Snappy, true);
+      // The dictionary modes use LZ4 for frames without a dictionary.
+      if (opts.compression !== 'none') writer.setBlockCompression(opts.compression === 'snappy' ? BlockCodec.Snappy : BlockCodec.LZ4, true);
+      writer.setDictFrameEncoderOptions(opts.dictionary.level, opts.dictionary.entropy);
       return { index, writer, seq: active[index]!, next: undefined, ready: undefined, dirty: false, ratio: 0.5 };
     });
     return log;
@@ -232,14 +332,111 @@ export class ValueLog {
       this.rotateIfFull(lane, frameBytes);
       const records = [];
       for (let j = 0; j < k; j++) records.push({ rid: ++this.ridCounter, value: values[i + j]! });
-      const { ptrs: framePtrs, stats } = lane.writer.appendFrame(records);
-      if (stats.attempted && stats.rawPayloadBytes > 0) lane.ratio = 0.8 * lane.ratio + 0.2 * (stats.storedPayloadBytes / stats.rawPayloadBytes);
-      ptrs.push(...framePtrs);
+      ptrs.push(...this.writeFrame(lane, records));
       i += k;
     }
     lane.dirty = true;
     this.puts += values.length;
+    if (this.reservoir) {
+      for (const v of values) this.reservoir.offer(v);
+      this.maybeTrainByPolicy();
+    }
     return ptrs;
+  }
+
+  /** Writes one frame with the codec the mode (and for 'auto' the chooser) picks; counts the outcome. */
+  private writeFrame(lane: Lane, records: LogRecord[]): ValuePtr[] {
+    const mode = this.opts.compression;
+    const dict = this.usesDictionaries() ? this.dicts.current : undefined;
+    let codec: FrameCodec = mode === 'none' ? 'none' : mode === 'snappy' ? 'snappy' : 'lz4';
+    if (dict !== undefined) codec = mode === 'auto' ? this.chooser.choose(true) : 'zstd-dict';
+    const withDict = codec === 'zstd-dict' ? dict : undefined;
+    const { ptrs, stats } = lane.writer.appendFrame(records, withDict ? { dictId: withDict.id, dict: withDict.bytes } : {});
+    if (stats.attempted && stats.rawPayloadBytes > 0) {
+      lane.ratio = 0.8 * lane.ratio + 0.2 * (stats.storedPayloadBytes / stats.rawPayloadBytes);
+      if (mode === 'auto') this.chooser.observe(codec as AutoCodec, stats.rawPayloadBytes, stats.storedPayloadBytes);
+    }
+    if (mode === 'auto' && this.chooser.shouldProbe(dict !== undefined)) {
+      // Try the codec not chosen on the same values (not written) so that both ratios stay current.
+      const other: AutoCodec = codec === 'zstd-dict' ? 'lz4' : 'zstd-dict';
+      this.probe.resetCompressionHints();
+      const p = other === 'zstd-dict' ? this.probe.prepareParts(dict!.id, dict!.bytes, records) : this.probe.prepareParts(0, undefined, records);
+      if (p.stats.attempted) this.chooser.observe(other, p.stats.rawPayloadBytes, p.stats.storedPayloadBytes);
+    }
+    const stored: FrameCodec = stats.kept ? codec : 'none';
+    this.codecFrames[stored]++;
+    this.codecValues[stored] += records.length;
+    this.rawBytes += stats.rawPayloadBytes;
+    this.storedBytes += stats.storedPayloadBytes;
+    if (stats.kept && withDict) this.dicts.noteFrame(withDict.id, records.length);
+    return ptrs;
+  }
+
+  private usesDictionaries(): boolean {
+    return this.opts.compression === 'zstd-dict' || this.opts.compression === 'auto';
+  }
+
+  /** Starts a background training when the policy says so (see DictionaryOptions.trainAfterBytes). */
+  private maybeTrainByPolicy(): void {
+    const r = this.reservoir!;
+    const after = this.opts.dictionary.trainAfterBytes;
+    if (after === 0 || this.training !== undefined || this.dicts.current !== undefined) return;
+    if (r.seenBytes - this.trainedAt < after || r.count < MIN_TRAINING_SAMPLES) return;
+    this.trainedAt = r.seenBytes;
+    if (this.opts.compression === 'auto') {
+      const lz4 = this.chooser.ratios().lz4;
+      if (lz4 === undefined || lz4 > AUTO_TRAIN_MAX_LZ4_RATIO) return; // incompressible so far: try again later
+    }
+    const samples = r.samples();
+    this.training = (async () => {
+      await Promise.resolve(); // put() returns first; training then runs on the event loop
+      try {
+        await this.train(samples, this.opts.dictionary.size);
+        this.trainedByPolicy++;
+        this.lastTrainingError = undefined;
+      } catch (e) {
+        this.lastTrainingError = e instanceof Error ? e.message : String(e);
+      } finally {
+        this.training = undefined;
+      }
+    })();
+  }
+
+  private async train(samples: Uint8Array[], size: number): Promise<bigint> {
+    const { id } = await this.dicts.train(samples, { size, level: this.opts.dictionary.level });
+    if (!this.closed) {
+      this.dicts.setCurrent(id);
+      this.chooser.resetDictionary();
+      if (this.reservoir) this.reservoir.stride = SAMPLE_STRIDE_WITH_DICT;
+    }
+    return id;
+  }
+
+  /**
+   * Trains a dictionary from the recent values the log has sampled (or from `opts.samples`), stores
+   * it durably beside the segments and makes it the one new frames use. Returns its id; training
+   * content the store already holds returns that dictionary's id instead of a duplicate.
+   */
+  async trainDictionary(opts: DictionaryTrainOptions = {}): Promise<bigint> {
+    this.checkOpen();
+    const samples = opts.samples ?? this.reservoir?.samples() ?? [];
+    if (!Array.isArray(samples)) throw invalidArgument('samples must be an array of Uint8Array');
+    if (samples.length < MIN_TRAINING_SAMPLES) {
+      throw invalidArgument(`trainDictionary needs at least ${MIN_TRAINING_SAMPLES} samples, has ${samples.length}${opts.samples ? '' : ' (put more values first, or pass samples)'}`);
+    }
+    if (this.training) await this.training;
+    const id = await this.train(samples, opts.size ?? this.opts.dictionary.size);
+    this.trainedOnRequest++;
+    return id;
+  }
+
+  /** Waits for background work: a policy training in flight and segments being opened ahead. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const pending = [this.training, ...this.lanes.map((l) => l.next)].filter((p) => p !== undefined);
+      if (pending.length === 0) return;
+      await Promise.allSettled(pending);
+    }
   }
 
   /** A copy of the value a pointer names (values put but not yet committed included). */
@@ -297,12 +494,30 @@ export class ValueLog {
       puts: this.puts,
       commits: this.commits,
       syncs: this.syncs,
+      compression: {
+        rawBytes: this.rawBytes,
+        storedBytes: this.storedBytes,
+        frames: { ...this.codecFrames },
+        values: { ...this.codecValues },
+        autoRatios: this.opts.compression === 'auto' ? this.chooser.ratios() : undefined,
+      },
+      dictionaries: {
+        current: this.dicts.current?.id,
+        dictionaries: this.dicts.info(),
+        damaged: this.dicts.damaged(),
+        trainedByPolicy: this.trainedByPolicy,
+        trainedOnRequest: this.trainedOnRequest,
+        training: this.training !== undefined,
+        lastTrainingError: this.lastTrainingError,
+        sampleBytes: this.reservoir?.bytes ?? 0,
+      },
     };
   }
 
   /** Commits, then closes every writer and segment. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.training) await this.training;
     if (this.pendingCommit) await this.pendingCommit.catch(() => undefined);
     let err: unknown;
     try {
@@ -380,6 +595,7 @@ export class ValueLog {
 
   private async compactSegment(id: number, lane: Lane, remap: PointerRemap): Promise<void> {
     const reader = await Reader.open(this.storage, id);
+    reader.setDictLookup(this.dicts.lookup);
     const file = await this.storage.open(segmentFileName(id), { readOnly: true });
     try {
       let frame: ReaderEntry[] = [];
@@ -401,7 +617,8 @@ export class ValueLog {
           let bytes = HEADER_SIZE + framePrefixLength(live.length);
           for (const e of live) bytes += e.value!.length;
           this.rotateIfFull(lane, bytes);
-          const { ptrs } = lane.writer.appendFrame(live.map((e) => ({ rid: e.rid, value: e.value! })));
+          // Re-framed values are compressed as new ones are (with the current dictionary, if any).
+          const ptrs = this.writeFrame(lane, live.map((e) => ({ rid: e.rid, value: e.value! })));
           live.forEach((e, i) => remap.set(e.ptr, ptrs[i]!));
         }
         lane.dirty = true;
@@ -516,15 +733,25 @@ export class ValueLog {
   }
 }
 
-function normalizeOptions(o: ValueLogOptions): Required<Omit<ValueLogOptions, 'salvage'>> {
+function normalizeOptions(o: ValueLogOptions): NormalizedOptions {
   const segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_SIZE;
   if (!Number.isSafeInteger(segmentSize) || segmentSize < 64 * 1024) throw invalidArgument(`segmentSize must be an integer >= 64 KiB, got ${String(o.segmentSize)}`);
   const lanes = o.lanes ?? 1;
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANE + 1) throw invalidArgument(`lanes must be 1..${MAX_LANE + 1}, got ${String(o.lanes)}`);
   const compression = o.compression ?? 'none';
-  if (compression !== 'none' && compression !== 'snappy' && compression !== 'lz4') {
-    throw invalidArgument(`compression ${JSON.stringify(compression)} is not available yet (use 'none', 'snappy' or 'lz4'; dictionary modes need the dictionary store)`);
+  if (!['none', 'snappy', 'lz4', 'zstd-dict', 'auto'].includes(compression)) {
+    throw invalidArgument(`compression must be 'none', 'snappy', 'lz4', 'zstd-dict' or 'auto', got ${JSON.stringify(compression)}`);
   }
   const bufferSize = o.bufferSize ?? DEFAULT_BUFFER;
-  return { segmentSize, lanes, compression, bufferSize };
+  const d = o.dictionary ?? {};
+  const size = d.size ?? DEFAULT_DICT_SIZE;
+  if (!Number.isSafeInteger(size) || size < 256 || size > 16 * 1024 * 1024) throw invalidArgument(`dictionary.size must be an integer in 256..16 MiB, got ${String(d.size)}`);
+  const sampleBytes = d.sampleBytes ?? DEFAULT_SAMPLE_BYTES;
+  if (!Number.isSafeInteger(sampleBytes) || sampleBytes < 1024 || sampleBytes > 256 * 1024 * 1024) throw invalidArgument(`dictionary.sampleBytes must be an integer in 1 KiB..256 MiB, got ${String(d.sampleBytes)}`);
+  const trainAfterBytes = d.trainAfterBytes ?? DEFAULT_TRAIN_AFTER;
+  if (!Number.isSafeInteger(trainAfterBytes) || trainAfterBytes < 0) throw invalidArgument(`dictionary.trainAfterBytes must be a non-negative integer, got ${String(d.trainAfterBytes)}`);
+  const level = d.level ?? DEFAULT_DICT_LEVEL;
+  if (!Number.isInteger(level) || level < 1 || level > 19) throw invalidArgument(`dictionary.level must be 1..19, got ${String(d.level)}`);
+  const entropy = d.entropy ?? true;
+  return { segmentSize, lanes, compression, bufferSize, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy: Boolean(entropy) } };
 }

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeFileId, init, NodeStorage, segmentFileName, sidecarName, ValueLog, zstdDictionaryId, type ValuePtr } from '../src/index.node.js';
+import { decodeDictFile, DICT_HIGHWATER_NAME, dictFileName, encodeFileId, init, NodeStorage, segmentFileName, sidecarName, ValueLog, zstdDictionaryId, type ValuePtr } from '../src/index.node.js';
+import { expectCode, jsonDocs } from './helpers.js';
 import { runScript, runtime } from './subprocess.js';
 
 await init();
@@ -109,3 +110,116 @@ test('usage errors exit 2 with the usage text', () => {
 
 
 test.run();
+
+// ---------------------------------------------------------------------------------------------
+// Dictionaries on NodeStorage, and the CLI finding a log's dictionaries by itself.
+
+const dtest = suite(`dictionaries on NodeStorage and in the CLI (${runtime})`);
+let ddir = '';
+let dptrs: ValuePtr[] = [];
+const jdocs = jsonDocs(1200, 300, 5);
+
+dtest.before.each(async () => {
+  ddir = mkdtempSync(join(tmpdir(), 'valuelog-dict-'));
+  const log = await ValueLog.open(new NodeStorage(ddir), { compression: 'zstd-dict', dictionary: { size: 8192, trainAfterBytes: 0 } });
+  dptrs = log.putMany(jdocs.slice(0, 200));
+  assert.is(await log.trainDictionary(), 1n);
+  dptrs.push(...log.putMany(jdocs.slice(200, 1000)));
+  await log.close();
+});
+dtest.after.each(() => rmSync(ddir, { recursive: true, force: true }));
+
+dtest('the dictionary file is on disk, and a reopened log reads every value with it', async () => {
+  const file = new Uint8Array(readFileSync(join(ddir, dictFileName(1))));
+  assert.is(zstdDictionaryId(decodeDictFile(file, 1n)), 1);
+  assert.ok(existsSync(join(ddir, DICT_HIGHWATER_NAME)));
+  const log = await ValueLog.open(new NodeStorage(ddir), { compression: 'zstd-dict' });
+  assert.is(log.stats().dictionaries.current, 1n);
+  dptrs.forEach((p, i) => assert.equal(log.get(p), jdocs[i]));
+  const more = log.putMany(jdocs.slice(1000, 1200));
+  assert.is(log.stats().compression.frames.lz4, 0);
+  await log.close();
+  const again = await ValueLog.open(new NodeStorage(ddir));
+  more.forEach((p, i) => assert.equal(again.get(p), jdocs[1000 + i]));
+  await again.close();
+});
+
+dtest('a deleted dictionary file gives MISSING_DICT, a damaged one CORRUPT, never other bytes', async () => {
+  const path = join(ddir, dictFileName(1));
+  const bytes = readFileSync(path);
+  const late = dptrs[600]!;
+  rmSync(path);
+  let log = await ValueLog.open(new NodeStorage(ddir));
+  assert.match(expectCode(() => log.get(late), 'MISSING_DICT').message, /dictionary 1\b/);
+  assert.equal(log.get(dptrs[0]!), jdocs[0], 'values written before the dictionary still read');
+  await log.close();
+  bytes[bytes.length - 5]! ^= 0x10;
+  writeFileSync(path, bytes);
+  log = await ValueLog.open(new NodeStorage(ddir));
+  expectCode(() => log.get(late), 'CORRUPT');
+  assert.is(log.stats().dictionaries.damaged[0]!.file, dictFileName(1));
+  await log.close();
+  const r = runScript(cli, ['verify', ddir]);
+  assert.is(r.code, 1, r.stdout);
+  assert.match(r.stdout, `${dictFileName(1)}: DAMAGED`);
+});
+
+dtest('verify, dump and inspect find the store\'s dictionaries without --dict', () => {
+  let r = runScript(cli, ['verify', ddir]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^OK: \d+ segment\(s\), 1000 values verified$/m);
+  r = runScript(cli, ['dump', join(ddir, segmentFileName(F1)), '--values']);
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: string });
+  assert.is(lines.length, 1000);
+  assert.is(Buffer.from(lines[700]!.value, 'base64').toString(), new TextDecoder().decode(jdocs[700]!));
+  r = runScript(cli, ['inspect', ddir]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /codecs \(frames\): .*zstd-dict \d+/);
+  assert.match(r.stdout, /^dictionaries: 1 \(\d+ bytes\); newest 1$/m);
+});
+
+dtest('train-dict --add stores a new dictionary under the next id; the log then uses it', async () => {
+  let r = runScript(cli, ['train-dict', ddir, '--add', '--size', '4096']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, `id 2, ${dictFileName(2)}`);
+  assert.ok(existsSync(join(ddir, dictFileName(2))));
+  r = runScript(cli, ['train-dict', ddir, '--add', '--id', '9', '--size', '4096']);
+  assert.is(r.code, 2, 'ids are the store\'s to allocate');
+  const log = await ValueLog.open(new NodeStorage(ddir), { compression: 'zstd-dict' });
+  assert.is(log.stats().dictionaries.current, 2n);
+  const p = log.put(jdocs[1100]!);
+  assert.is(log.stats().dictionaries.dictionaries.find((d) => d.id === 2n)!.values, 1);
+  assert.equal(log.get(p), jdocs[1100]);
+  dptrs.forEach((q, i) => assert.equal(log.get(q), jdocs[i]));
+  await log.close();
+});
+
+dtest('compact --compression zstd-dict re-frames with the store\'s dictionary', async () => {
+  const log = await ValueLog.open(new NodeStorage(ddir), { segmentSize: 64 * 1024 });
+  // The first segment is past 64 KiB: once the next one is open, the log rotates and seals it.
+  const extra = log.putMany(jdocs.slice(0, 50));
+  await log.idle();
+  log.putMany(jdocs.slice(50, 100));
+  await log.commit();
+  assert.ok(log.stats().segments.some((x) => x.fileId === F1 && !x.active), 'the first segment is sealed');
+  log.markDead(dptrs.filter((_, i) => i % 2 === 0));
+  await log.close();
+  const remapFile = join(ddir, 'remap.jsonl');
+  const r = runScript(cli, ['compact', ddir, '--min-garbage-ratio', '0', '--compression', 'zstd-dict', '--remap', remapFile]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /compacted [1-9]\d* segment\(s\)/);
+  const remap = readFileSync(remapFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { old: ValuePtr; new: ValuePtr });
+  assert.ok(remap.length >= 500, `${remap.length} moved`);
+  const again = await ValueLog.open(new NodeStorage(ddir));
+  const all = [...dptrs, ...extra];
+  for (const m of remap) {
+    const i = all.findIndex((p) => p.offset === m.old.offset && p.length === m.old.length && p.fileId === m.old.fileId);
+    assert.ok(i >= 1000 || i % 2 === 1, `only live values move (${i})`);
+    assert.equal(again.get(m.new), i >= 1000 ? jdocs[i - 1000] : jdocs[i]);
+  }
+  await again.close();
+  assert.match(runScript(cli, ['inspect', ddir]).stdout, /zstd-dict \d+/);
+});
+
+dtest.run();

@@ -1,5 +1,6 @@
 // The `valuelog` command (Node, Deno, Bun). Read-only commands (inspect, verify, dump, stats,
-// train-dict) never modify the directory: they do not run crash recovery. `compact` opens the log
+// train-dict without --add) never modify the directory: they do not run crash recovery. They find the
+// log's dictionaries in its dictionary store. `compact` opens the log
 // (recovering torn tails) and rewrites. Long runs show a progress bar on a terminal, plain lines
 // otherwise.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import {
   decodeFileId,
   decodeFrame,
   decodeRecordHeader,
+  dictFileName,
+  DictionaryStore,
   FRAME_FLAG_COMPRESSED,
   HEADER_SIZE,
   init,
@@ -17,6 +20,7 @@ import {
   trainDictionary,
   ValueLog,
   ValueLogError,
+  type Compression,
   type StorageBackend,
 } from '../index.node.js';
 import { GarbageTracker } from '../garbage.js';
@@ -24,15 +28,22 @@ import { runDemo } from './demo.js';
 
 const USAGE = `usage: valuelog <command> [options]
 
-  inspect <dir>                 segments, lanes, records, frames, codecs, compression ratio, garbage
-  verify <dir> [--dict ID=FILE]  check CRC and structure of every record; exit 1 on damage
+  inspect <dir>                 segments, lanes, records, frames, codecs, compression ratio, garbage,
+                                dictionaries
+  verify <dir> [--dict ID=FILE]  check CRC and structure of every record and every dictionary file;
+                                exit 1 on damage (the log's own dictionaries are found automatically)
   dump <segment-file> [--values] JSON lines: rid, pointer, size (and the value, base64)
   stats <dir>                   per-segment bytes and garbage as JSON
-  compact <dir> [--min-garbage-ratio R] [--max-bytes N] [--remap FILE]
+  compact <dir> [--min-garbage-ratio R] [--max-bytes N] [--remap FILE] [--compression MODE]
                                 copy live values out of garbage-heavy segments; the old -> new
-                                pointer remap goes to FILE as JSON lines (default: stdout)
+                                pointer remap goes to FILE as JSON lines (default: stdout); re-framed
+                                values are compressed with MODE (none, snappy, lz4, zstd-dict, auto;
+                                default none)
   train-dict <dir> --id ID --size BYTES --out FILE [--samples N]
                                 train a zstd dictionary from values in the segments
+  train-dict <dir> --add --size BYTES [--out FILE] [--samples N]
+                                the same, stored in the log's dictionary store under its next id
+                                (the log must not be open elsewhere); 'zstd-dict' logs then use it
   demo                          the demo (also: npm run demo)
 `;
 
@@ -45,7 +56,7 @@ function parseArgs(argv: string[]): { pos: string[]; flags: Map<string, string[]
     const a = argv[i]!;
     if (a.startsWith('--')) {
       const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-      const boolean = k === 'values' || k === 'help';
+      const boolean = k === 'values' || k === 'help' || k === 'add';
       const v = inline ?? (boolean ? 'true' : argv[++i]);
       if (v === undefined) throw new UsageError(`--${k} needs a value`);
       flags.set(k, [...(flags.get(k) ?? []), v]);
@@ -175,6 +186,10 @@ async function inspect(dir: string): Promise<number> {
   console.log(`codecs (frames): ${[...codecs].map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}`);
   console.log(`compression: ${raw} raw payload bytes stored in ${stored} (ratio ${stored > 0 ? (raw / stored).toFixed(2) : '-'})`);
   console.log(`garbage: ${dead} bytes marked dead (${total > 0 ? ((dead / total) * 100).toFixed(1) : '0.0'}%)`);
+  const store = await DictionaryStore.open(storage);
+  const dicts = store.info();
+  console.log(`dictionaries: ${dicts.length === 0 ? 'none' : dicts.map((d) => `${d.id} (${d.bytes} bytes)`).join(', ')}${store.current ? `; newest ${store.current.id}` : ''}`);
+  for (const d of store.damaged()) console.log(`${d.file}: DAMAGED: ${d.reason}`);
   if (damaged > 0) console.log(`${damaged} damaged segment(s): run \`valuelog verify\` for details`);
   return 0;
 }
@@ -187,14 +202,23 @@ async function verify(dir: string, dictFlags: string[]): Promise<number> {
     dicts.set(BigInt(id), new Uint8Array(readFileSync(file)));
   }
   const storage = new NodeStorage(dir);
+  // The log's own dictionaries; --dict adds or overrides. A damaged one is reported once and its
+  // frames are then checked without decoding their values.
+  const store = await DictionaryStore.open(storage);
+  const lookup = (id: bigint) => dicts.get(id) ?? store.get(id);
   const segs = await segments(storage);
   const total = segs.reduce((a, s) => a + s.bytes, 0);
   const bar = progress('verify', total);
   let done = 0, values = 0, bad = 0, skippedDict = 0;
   const problems: string[] = [];
+  for (const d of store.damaged()) {
+    if (d.id !== undefined && dicts.has(d.id)) continue;
+    bad++;
+    problems.push(`${d.file}: DAMAGED: ${d.reason}`);
+  }
   for (const s of segs) {
     const r = await Reader.open(storage, s.id);
-    r.setDictLookup((id) => dicts.get(id));
+    r.setDictLookup(lookup);
     let decoding = true;
     for (;;) {
       try {
@@ -223,7 +247,7 @@ async function verify(dir: string, dictFlags: string[]): Promise<number> {
   }
   bar.end();
   for (const p of problems) console.log(p);
-  console.log(`${bad === 0 ? 'OK' : 'DAMAGED'}: ${segs.length} segment(s), ${values} values verified${bad ? `, ${bad} damaged segment(s)` : ''}${skippedDict ? `, ${skippedDict} segment(s) need dictionaries` : ''}`);
+  console.log(`${bad === 0 ? 'OK' : 'DAMAGED'}: ${segs.length} segment(s), ${values} values verified${bad ? `, ${bad} damaged segment(s) or dictionaries` : ''}${skippedDict ? `, ${skippedDict} segment(s) need dictionaries` : ''}`);
   return bad === 0 ? 0 : 1;
 }
 
@@ -231,7 +255,9 @@ async function dump(path: string, withValues: boolean): Promise<number> {
   const name = basename(path);
   const id = parseSegmentFileName(name);
   if (id === undefined) throw new UsageError(`${name} is not a segment file name (value-l<lane>-<seq>.log)`);
-  const r = await Reader.open(new NodeStorage(dirname(path)), id);
+  const storage = new NodeStorage(dirname(path));
+  const r = await Reader.open(storage, id);
+  r.setDictLookup((await DictionaryStore.open(storage)).lookup);
   let n = 0;
   for (const e of r) {
     const line: Record<string, unknown> = { rid: e.rid.toString(), ptr: e.ptr, size: e.value!.length };
@@ -254,14 +280,18 @@ async function stats(dir: string): Promise<number> {
     const dead = Math.min(s.bytes, garbage.deadBytes(s.id));
     out.push({ segment: s.name, lane, seq, bytes: s.bytes, deadBytes: dead, garbageRatio: s.bytes > 0 ? dead / s.bytes : 0, deadValues: garbage.deadValues(s.id) });
   }
-  console.log(JSON.stringify({ segments: out, totalBytes: out.reduce((a, s) => a + s.bytes, 0), deadBytes: out.reduce((a, s) => a + s.deadBytes, 0) }, null, 2));
+  const store = await DictionaryStore.open(storage);
+  const dictionaries = store.info().map((d) => ({ id: Number(d.id), file: d.file, bytes: d.bytes }));
+  const damaged = store.damaged().map((d) => ({ file: d.file, reason: d.reason }));
+  console.log(JSON.stringify({ segments: out, totalBytes: out.reduce((a, s) => a + s.bytes, 0), deadBytes: out.reduce((a, s) => a + s.deadBytes, 0), dictionaries, damagedDictionaries: damaged }, null, 2));
   return 0;
 }
 
 async function compact(dir: string, flags: Map<string, string[]>): Promise<number> {
   const storage = new NodeStorage(dir);
   const lanes = new Set((await segments(storage)).map((s) => decodeFileId(s.id).lane));
-  const log = await ValueLog.open(storage, { lanes: Math.max(1, ...[...lanes].map((l) => l + 1)) });
+  const compression = (flags.get('compression')?.[0] ?? 'none') as Compression;
+  const log = await ValueLog.open(storage, { lanes: Math.max(1, ...[...lanes].map((l) => l + 1)), compression, dictionary: { trainAfterBytes: 0 } });
   for (const r of log.stats().recovered) process.stderr.write(`recovered ${r.segment}: truncated ${r.droppedBytes} bytes at ${r.validBytes}\n`);
   const bar = progress('compact', 1);
   bar.tick(0);
@@ -281,12 +311,17 @@ async function trainDict(dir: string, flags: Map<string, string[]>): Promise<num
   const id = num(flags, 'id');
   const size = num(flags, 'size');
   const out = flags.get('out')?.[0];
-  if (id === undefined || size === undefined || out === undefined) throw new UsageError('train-dict needs --id, --size and --out');
+  const add = flags.has('add');
+  if (add ? id !== undefined || size === undefined : id === undefined || size === undefined || out === undefined) {
+    throw new UsageError(add ? 'train-dict --add needs --size (and no --id: the store allocates ids)' : 'train-dict needs --id, --size and --out (or --add)');
+  }
   const limit = num(flags, 'samples', 20000)!;
   const storage = new NodeStorage(dir);
+  const store = await DictionaryStore.open(storage);
   const samples: Uint8Array[] = [];
   for (const s of await segments(storage)) {
     const r = await Reader.open(storage, s.id);
+    r.setDictLookup(store.lookup);
     try {
       for (const e of r) {
         if (e.value && e.value.length > 0) samples.push(e.value);
@@ -299,8 +334,17 @@ async function trainDict(dir: string, flags: Map<string, string[]>): Promise<num
     }
     if (samples.length >= limit) break;
   }
-  const dict = trainDictionary(samples, { size, dictId: id });
-  writeFileSync(out, dict);
+  if (add) {
+    const r = await store.train(samples, { size: size! });
+    const bytes = store.get(r.id)!;
+    if (out !== undefined) writeFileSync(out, bytes);
+    console.log(r.created
+      ? `added a ${bytes.length}-byte dictionary (id ${r.id}, ${dictFileName(r.id)}) trained from ${samples.length} values`
+      : `the store already holds this dictionary as id ${r.id}: nothing added`);
+    return 0;
+  }
+  const dict = trainDictionary(samples, { size: size!, dictId: id! });
+  writeFileSync(out!, dict);
   console.log(`trained a ${dict.length}-byte dictionary (id ${id}) from ${samples.length} values into ${out}`);
   return 0;
 }
@@ -328,14 +372,28 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Exits once stdout and stderr are drained: on a pipe that is full, Node queues writes, and
+ * process.exit() would drop them (a long `dump` into a pipe lost its tail).
+ */
+function exitAfterOutput(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`valuelog: ${err.message}\n\n${USAGE}`);
-      process.exit(2);
+      exitAfterOutput(2);
+      return;
     }
     process.stderr.write(`valuelog: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    exitAfterOutput(1);
   },
 );

@@ -1,0 +1,290 @@
+// The dictionary store: zstd dictionaries kept as files beside the segments, in the same
+// StorageBackend (file format in src/format/dictionary.ts), and the bounded reservoir of recent values
+// they are trained from.
+//
+// Rules:
+// - An id names one content forever. New ids are allocated above the highest id ever seen: the
+//   highest dictionary file name in the directory (damaged files included) and the high-water file,
+//   which is made durable *before* a dictionary file with a higher id is created. So deleting a
+//   dictionary file never lets its id come back.
+// - The store never deletes a dictionary file (old frames, raw-copied ones included, may name it).
+// - A dictionary becomes visible (usable for writing) only after its file was written and synced.
+//   StorageBackend has no rename: a torn or damaged file is detected by its length and CRCs, reported
+//   in `damaged`, kept on disk (so that its id stays taken), and never used. A frame that needs it
+//   fails with CORRUPT naming the file; a frame whose dictionary file is absent fails with MISSING_DICT.
+// - Training the same content again (bytes equal except the id inside the dictionary) returns the
+//   existing id instead of writing a duplicate.
+import { trainDictionary } from './codec/codecs.js';
+import { asValueLogError, corrupt, invalidArgument, ValueLogError } from './errors.js';
+import {
+  checkDictId,
+  decodeDictFile,
+  decodeHighWater,
+  DICT_FILE_HEADER_SIZE,
+  DICT_HIGHWATER_NAME,
+  DICT_HIGHWATER_SIZE,
+  dictFileName,
+  encodeDictFile,
+  encodeHighWater,
+  MAX_DICT_BYTES,
+  MAX_DICT_ID,
+  parseDictFileName,
+  sameDictionaryContent,
+} from './format/dictionary.js';
+import type { DictLookup } from './format/frame.js';
+import type { StorageBackend } from './storage/types.js';
+
+export interface DictionaryInfo {
+  id: bigint;
+  file: string;
+  /** Size of the dictionary (without the file header). */
+  bytes: number;
+  current: boolean;
+  /** Frames and values written compressed with it since the store was opened. */
+  frames: number;
+  values: number;
+}
+
+export interface DamagedDictionary {
+  file: string;
+  /** The id in the file name (undefined for the high-water file). */
+  id: bigint | undefined;
+  reason: string;
+}
+
+interface Entry {
+  id: bigint;
+  bytes: Uint8Array;
+  frames: number;
+  values: number;
+}
+
+export interface StoreTrainOptions {
+  /** Maximum dictionary size in bytes. */
+  size: number;
+  /** zstd level the entropy tables are tuned for (default 3). */
+  level?: number;
+}
+
+export class DictionaryStore {
+  private readonly dicts = new Map<bigint, Entry>();
+  private readonly broken = new Map<string, DamagedDictionary>();
+  /** Highest id seen on disk or allocated in memory. */
+  private highest = 0n;
+  /** Highest id known to be durable in the high-water file. */
+  private persistedHighWater = 0n;
+  private currentId: bigint | undefined;
+  private writes: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly storage: StorageBackend) {}
+
+  /**
+   * Loads every dictionary file of the directory; damaged ones are reported, not used, not removed.
+   * Never writes: read-only tools open the store this way too. The newest (highest id) sound
+   * dictionary becomes current.
+   */
+  static async open(storage: StorageBackend): Promise<DictionaryStore> {
+    const s = new DictionaryStore(storage);
+    const names = await storage.list();
+    if (names.includes(DICT_HIGHWATER_NAME)) {
+      try {
+        const hw = decodeHighWater(await readWhole(storage, DICT_HIGHWATER_NAME, DICT_HIGHWATER_SIZE));
+        s.persistedHighWater = hw;
+        s.highest = hw;
+      } catch (e) {
+        s.broken.set(DICT_HIGHWATER_NAME, { file: DICT_HIGHWATER_NAME, id: undefined, reason: reasonOf(e) });
+      }
+    }
+    for (const name of names) {
+      const id = parseDictFileName(name);
+      if (id === undefined) continue;
+      if (id > s.highest) s.highest = id;
+      if (s.dicts.has(id)) {
+        s.broken.set(name, { file: name, id, reason: `a second file for dictionary ${id}` });
+        continue;
+      }
+      try {
+        const file = await readWhole(storage, name, DICT_FILE_HEADER_SIZE + MAX_DICT_BYTES);
+        s.dicts.set(id, { id, bytes: decodeDictFile(file, id).slice(), frames: 0, values: 0 });
+      } catch (e) {
+        s.broken.set(name, { file: name, id, reason: reasonOf(e) });
+      }
+    }
+    for (const id of s.dicts.keys()) if (s.currentId === undefined || id > s.currentId) s.currentId = id;
+    return s;
+  }
+
+  /** Resolves a frame's dictionary id: bytes, undefined when absent, CORRUPT when its file is damaged. */
+  readonly lookup: DictLookup = (id) => {
+    const e = this.dicts.get(id);
+    if (e !== undefined) return e.bytes;
+    for (const d of this.broken.values()) {
+      if (d.id === id) throw corrupt(`dictionary ${id} (${d.file}) is damaged: ${d.reason}`);
+    }
+    return undefined;
+  };
+
+  get(id: bigint): Uint8Array | undefined {
+    return this.dicts.get(id)?.bytes;
+  }
+
+  /** The dictionary new frames are compressed with, if any. */
+  get current(): { id: bigint; bytes: Uint8Array } | undefined {
+    return this.currentId === undefined ? undefined : { id: this.currentId, bytes: this.dicts.get(this.currentId)!.bytes };
+  }
+
+  setCurrent(id: bigint): void {
+    if (!this.dicts.has(id)) throw new ValueLogError('MISSING_DICT', `valuelog: no dictionary ${id} in the store`);
+    this.currentId = id;
+  }
+
+  /** The id the next new dictionary would get. */
+  nextId(): bigint {
+    const next = this.highest + 1n;
+    if (next > MAX_DICT_ID) throw invalidArgument('dictionary ids exhausted (2^32-1 used)');
+    return next;
+  }
+
+  /** Counts a frame written compressed with dictionary `id`. */
+  noteFrame(id: bigint, values: number): void {
+    const e = this.dicts.get(id);
+    if (e === undefined) return;
+    e.frames++;
+    e.values += values;
+  }
+
+  info(): DictionaryInfo[] {
+    return [...this.dicts.values()]
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((e) => ({ id: e.id, file: dictFileName(e.id), bytes: e.bytes.length, current: e.id === this.currentId, frames: e.frames, values: e.values }));
+  }
+
+  damaged(): DamagedDictionary[] {
+    return [...this.broken.values()].map((d) => ({ ...d }));
+  }
+
+  /**
+   * Trains a dictionary from samples under the next id and stores it durably; returns its id and
+   * whether it is new (false: the same content was already stored under the returned id).
+   * Does not change the current dictionary.
+   */
+  async train(samples: Uint8Array[], opts: StoreTrainOptions): Promise<{ id: bigint; created: boolean }> {
+    const id = this.nextId();
+    const dict = trainDictionary(samples, { size: opts.size, dictId: id, ...(opts.level === undefined ? {} : { level: opts.level }) });
+    return this.add(dict, id);
+  }
+
+  /**
+   * Stores dictionary bytes durably under a new id (or `id`, which must be above every id ever
+   * used) and returns it; content already stored returns the existing id (created: false).
+   */
+  async add(bytes: Uint8Array, id?: bigint | number): Promise<{ id: bigint; created: boolean }> {
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw invalidArgument('a dictionary must be non-empty bytes');
+    for (const e of this.dicts.values()) if (sameDictionaryContent(e.bytes, bytes)) return { id: e.id, created: false };
+    const v = id === undefined ? this.nextId() : checkDictId(id);
+    if (v <= this.highest) throw invalidArgument(`dictionary id ${v} was already used (ids so far go up to ${this.highest})`);
+    this.highest = v;
+    const file = encodeDictFile(v, bytes); // validates the size
+    const own = bytes.slice();
+    // Writes are serialised: the high-water file only ever grows.
+    const write = this.writes.then(() => this.persist(v, file));
+    this.writes = write.catch(() => undefined);
+    await write;
+    this.dicts.set(v, { id: v, bytes: own, frames: 0, values: 0 });
+    return { id: v, created: true };
+  }
+
+  private async persist(id: bigint, file: Uint8Array): Promise<void> {
+    // 1. The high-water mark first: once it is durable, the id can never be handed out again.
+    if (id > this.persistedHighWater) {
+      const hw = await this.storage.open(DICT_HIGHWATER_NAME, { create: true });
+      try {
+        hw.write(encodeHighWater(id), 0);
+        hw.truncate(DICT_HIGHWATER_SIZE);
+        hw.flush();
+      } finally {
+        hw.close();
+      }
+      this.persistedHighWater = id;
+    }
+    // 2. The dictionary file, synced before anyone uses the dictionary.
+    const name = dictFileName(id);
+    const f = await this.storage.open(name, { create: true });
+    try {
+      if (f.size() !== 0) throw new ValueLogError('IO', `valuelog: dictionary file ${name} already exists (is another process writing to this log?)`);
+      f.write(file, 0);
+      f.flush();
+    } finally {
+      f.close();
+    }
+    await this.storage.syncDir?.();
+  }
+}
+
+async function readWhole(storage: StorageBackend, name: string, maxBytes: number): Promise<Uint8Array> {
+  const f = await storage.open(name, { readOnly: true });
+  try {
+    const size = f.size();
+    if (size > maxBytes) throw corrupt(`${name}: ${size} bytes, more than the ${maxBytes} allowed`);
+    const buf = new Uint8Array(size);
+    if (f.read(buf, 0) !== size) throw corrupt(`${name}: short read`);
+    return buf;
+  } finally {
+    f.close();
+  }
+}
+
+function reasonOf(e: unknown): string {
+  return asValueLogError(e, 'IO', 'reading a dictionary').message.replace(/^valuelog: /, '');
+}
+
+/**
+ * A bounded sample of recent values for training: a ring of copies (each cut to `maxSampleBytes`)
+ * holding at most `maxBytes`; the oldest are dropped first. `stride` admits every n-th value.
+ */
+export class SampleReservoir {
+  private items: Array<Uint8Array | undefined> = [];
+  private head = 0;
+  private held = 0;
+  private counter = 0;
+  /** Values and bytes offered since creation (admitted or not). */
+  seenValues = 0;
+  seenBytes = 0;
+  stride = 1;
+
+  constructor(
+    readonly maxBytes: number,
+    readonly maxSampleBytes: number,
+  ) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1024) throw invalidArgument(`sample reservoir must hold at least 1024 bytes, got ${String(maxBytes)}`);
+  }
+
+  get bytes(): number {
+    return this.held;
+  }
+
+  get count(): number {
+    return this.items.length - this.head;
+  }
+
+  offer(v: Uint8Array): void {
+    this.seenValues++;
+    this.seenBytes += v.length;
+    if (v.length === 0 || this.counter++ % this.stride !== 0) return;
+    const copy = v.slice(0, Math.min(v.length, this.maxSampleBytes, this.maxBytes));
+    this.items.push(copy);
+    this.held += copy.length;
+    while (this.held > this.maxBytes) {
+      this.held -= this.items[this.head]!.length;
+      this.items[this.head++] = undefined;
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  samples(): Uint8Array[] {
+    return this.items.slice(this.head) as Uint8Array[];
+  }
+}
