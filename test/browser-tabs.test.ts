@@ -132,6 +132,41 @@ test('close() hands the log on at once; calls after close are CLOSED', async () 
   await vl(d, 'close');
 });
 
+test('a tab that holds the lock but serves nothing: open() gives up with LOCKED after openTimeoutMs', async () => {
+  const name = `${logName}-hung`;
+  const holder = await newTab();
+  await holder.evaluate(((n: string) => (window as unknown as { vl: { holdLock(n: string): void } }).vl.holdLock(n)) as (arg: never) => void, name);
+  const waiter = await newTab();
+  const t0 = Date.now();
+  let code = '';
+  try {
+    await vl(waiter, 'open', name, { openTimeoutMs: 500 });
+  } catch (e) {
+    code = (e as { code: string }).code;
+  }
+  assert.is(code, 'LOCKED');
+  assert.ok(Date.now() - t0 < 10_000);
+  await holder.close();
+  await waiter.close();
+});
+
+test('a worker that fails to start: open() rejects with IO and the lock passes on', async () => {
+  const name = `${logName}-broken`;
+  const broken = await newTab();
+  let code = '';
+  try {
+    await vl(broken, 'open', name, { workerUrl: '/test/browser/no-such-worker.js' });
+  } catch (e) {
+    code = (e as { code: string }).code;
+  }
+  assert.is(code, 'IO');
+  const next = await newTab();
+  assert.is(await vl<boolean>(next, 'open', name), true, 'the next tab gets the lock');
+  await vl(next, 'close');
+  await broken.close();
+  await next.close();
+});
+
 test.after(async () => {
   await context.close();
   await browser.close();

@@ -17,6 +17,8 @@ export interface BrowserValueLogOptions extends ValueLogOptions {
   workerUrl?: string | URL;
   /** How long a new owner retries files still held by the previous owner's worker (default 10 s). */
   lockWaitMs?: number;
+  /** How long open() waits for this tab or another to serve the log (default 30 s), then LOCKED. */
+  openTimeoutMs?: number;
 }
 
 type Pending = { resolve(v: unknown): void; reject(e: unknown): void };
@@ -74,7 +76,22 @@ export class BrowserValueLog {
     addEventListener('pagehide', log.onPageHide);
     addEventListener('pageshow', log.onPageShow);
     log.elect();
-    await log.call({ op: 'stats' }); // resolves when an owner answers; rejects if this tab failed to open it
+    const timeoutMs = options.openTimeoutMs ?? 30_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      // Resolves when an owner answers; rejects if this tab failed to open the log.
+      await Promise.race([
+        log.call({ op: 'stats' }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new ValueLogError('LOCKED', `valuelog: no tab served the log ${JSON.stringify(name)} within ${timeoutMs} ms (the owning tab may be frozen or busy); close it or retry`)), timeoutMs);
+        }),
+      ]);
+    } catch (e) {
+      await log.close().catch(() => {});
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
     return log;
   }
 
@@ -175,8 +192,13 @@ export class BrowserValueLog {
     const url = this.options.workerUrl ?? new URL('./valuelog.worker.js', import.meta.url);
     this.worker = new Worker(url, { type: 'module', name: `valuelog:${this.name}` });
     this.worker.onmessage = (e: MessageEvent) => this.onWorkerReply(e.data as Reply);
-    this.worker.onerror = (e: ErrorEvent) => this.failAll(new ValueLogError('IO', `valuelog: the log worker failed: ${e.message}`));
-    const { dir, workerUrl: _w, lockWaitMs, ...options } = this.options;
+    // A broken worker hands the log on (another tab may open it) and fails this tab for good.
+    this.worker.onerror = (e: ErrorEvent) => {
+      this.failure = new ValueLogError('IO', `valuelog: the log worker failed: ${e.message}`);
+      this.failAll(this.failure);
+      this.stopOwning();
+    };
+    const { dir, workerUrl: _w, lockWaitMs, openTimeoutMs: _t, ...options } = this.options;
     this.mode = 'opening'; // calls made meanwhile queue until the log is open
     try {
       await this.toWorker({ op: 'open', args: { dir: dir ?? `valuelog/${this.name}`, options, lockWaitMs: lockWaitMs ?? 10_000 } });
@@ -219,9 +241,9 @@ export class BrowserValueLog {
   /** pagehide: an owning tab hands the log on now (a frozen or closing page cannot serve it). */
   private relinquish(persisted: boolean): void {
     if (this.mode === 'owner' || this.mode === 'opening') {
-      // Best effort: a closing page may not get to run the worker's close; the next owner's open
-      // recovers whatever was not committed, as after a crash.
-      this.worker?.postMessage({ id: 0, call: { op: 'close' } });
+      // The page cannot wait for an orderly close here: the worker goes at once (freeing its OPFS
+      // handles for the next owner), and the next owner's open recovers any torn tail, as after a
+      // crash. What was not committed is lost.
       this.stopOwning();
     }
     if (persisted) this.abort.abort(); // back-forward cache: rejoin on pageshow
