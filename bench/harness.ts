@@ -3,6 +3,9 @@
 // and MB/s. Several rounds are interleaved across the contenders of one case so that drift on a busy
 // VM hits all of them alike.
 import { arch, cpus, platform, release, totalmem } from 'node:os';
+import { fmtNs, fmtNum, percentile } from './stats.js';
+
+export { fmtNs, fmtNum, median, percentile, latency, type Latency } from './stats.js';
 
 export interface Measurement {
   name: string;
@@ -33,10 +36,6 @@ function batchSize(run: () => unknown): number {
     if (ms >= 2 || n >= 1 << 22) return Math.max(1, Math.round((n * 2) / Math.max(ms, 0.001)));
     n *= 2;
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** Measures each contender for about `msPerContender` ms in `rounds` interleaved rounds. */
@@ -75,18 +74,6 @@ export function measure(contenders: Contender[], msPerContender = 600, rounds = 
 
 export function keepAlive(): unknown {
   return sink;
-}
-
-export function fmtNs(ns: number): string {
-  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
-  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`;
-  return `${ns.toFixed(0)} ns`;
-}
-
-export function fmtNum(n: number): string {
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
-  return n.toFixed(0);
 }
 
 /** A markdown table row per measurement, with the ratio to the first (ours) row. */

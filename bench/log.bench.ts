@@ -4,6 +4,8 @@
 //  - random reads: Manager.read by pointer with CRC verification vs fs.readSync of the same bytes;
 //  - memory: peak RSS and WebAssembly memory over a 1 GiB append run.
 //   node build/bench/log.bench.js [--quick]
+// With --json (bench/runtimes.bench.ts runs it so in Node, Deno and Bun) it runs a reduced workload,
+// --sizes=1024,4096 (default), and prints one line of JSON instead of writing results/log.md.
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writevSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,23 +13,26 @@ import { fileURLToPath } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { encodeFileId, init, Manager, NodeStorage, SeededRandom, wasmMemoryBytes, Writer, type ValuePtr } from '../src/index.node.js';
 import { noise } from '../test/helpers.js';
-import { fmtNum, machineInfo } from './harness.js';
+import { fmtNum, machineInfo, median } from './harness.js';
 
 const quick = process.argv.includes('--quick');
+const json = process.argv.includes('--json');
+const sizesArg = process.argv.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length);
+const SIZES = sizesArg ? sizesArg.split(',').map(Number) : json ? [1024, 4096] : [100, 1024, 4096, 65536];
+// Payload per append run, runs per figure, values written and random reads per read case, and the
+// bytes of the memory run: the JSON mode runs in three runtimes one after the other, so it moves less.
+const P = json
+  ? { appendMiB: quick ? 32 : 64, runs: 3, readValues: quick ? 10_000 : 30_000, reads: quick ? 30_000 : 100_000, readRounds: quick ? 1 : 3, memoryMiB: quick ? 64 : 256 }
+  : { appendMiB: quick ? 64 : 256, runs: quick ? 3 : 5, readValues: quick ? 20_000 : 60_000, reads: quick ? 50_000 : 200_000, readRounds: 3, memoryMiB: quick ? 256 : 1024 };
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BATCH = 256 * 1024;
 const out: string[] = [];
 const say = (s = '') => {
   out.push(s);
-  console.log(s);
+  if (!json) console.log(s);
 };
 
 await init();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 interface AppendResult {
   ours: number;
@@ -82,10 +87,28 @@ async function appendRun(size: number, total: number, values: Uint8Array[], mode
   }
 }
 
+/** What --json prints: MB/s of payload, reads/s, latencies in ns per read (batches of 500), bytes. */
+export interface LogBenchJson {
+  runtime: string;
+  machine: string;
+  appends: Array<{ size: number; rawMBs: number; appendMBs: number; rawFramesMBs: number }>;
+  reads: Array<{ size: number; rawOps: number; readOps: number; noCrcOps: number; p50ns: number; p99ns: number }>;
+  memory: { bytes: number; mbs: number; startRss: number; peakRss: number; wasm: number } | undefined;
+}
+
+/** 'Deno 2.9.6 (V8 …)', 'Bun 1.4.5 (JavaScriptCore)' or 'Node 20.20.2 (V8 …)'. */
+function runtimeName(): string {
+  const g = globalThis as { Deno?: { version: { deno: string; v8: string } }; Bun?: { version: string } };
+  if (g.Deno) return `Deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})`;
+  if (g.Bun) return `Bun ${g.Bun.version} (JavaScriptCore)`;
+  return `Node ${process.versions.node} (V8 ${process.versions.v8})`;
+}
+
 async function appends(size: number): Promise<AppendResult> {
-  const total = (quick ? 64 : 256) * 2 ** 20;
+  const total = P.appendMiB * 2 ** 20;
   const values = Array.from({ length: 64 }, (_, i) => noise(size, i + 1));
-  const runs = quick ? 3 : 5;
+  const runs = P.runs;
+  for (const mode of ['raw', 'append', 'rawFrames'] as const) await appendRun(size, Math.min(total, 8 * 2 ** 20), values, mode); // warm-up
   const r: Record<'raw' | 'append' | 'rawFrames', number[]> = { raw: [], append: [], rawFrames: [] };
   for (let i = 0; i < runs; i++) {
     for (const mode of ['raw', 'append', 'rawFrames'] as const) r[mode].push(await appendRun(size, total, values, mode));
@@ -104,7 +127,7 @@ interface ReadResult {
 async function reads(size: number): Promise<ReadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'valuelog-bench-'));
   try {
-    const count = Math.min(quick ? 20_000 : 60_000, Math.floor((256 * 2 ** 20) / size));
+    const count = Math.min(P.readValues, Math.floor((256 * 2 ** 20) / size));
     const storage = new NodeStorage(dir);
     const w = await Writer.open(storage, encodeFileId(0, 1), { bufferSize: BATCH });
     const ptrs: ValuePtr[] = [];
@@ -112,7 +135,7 @@ async function reads(size: number): Promise<ReadResult> {
     w.close();
     const m = await Manager.open(storage);
     const rng = new SeededRandom(3);
-    const order = Array.from({ length: quick ? 50_000 : 200_000 }, () => rng.intn(count));
+    const order = Array.from({ length: P.reads }, () => rng.intn(count));
     // The raw baseline preads exactly the value bytes of the same records.
     const fd = openSync(join(dir, 'value-l0-000001.log'), 'r');
     const dst = new Uint8Array(size);
@@ -134,7 +157,7 @@ async function reads(size: number): Promise<ReadResult> {
     const results = { raw: [] as number[], ours: [] as number[], noCrc: [] as number[] };
     let p50: number[] = [];
     let p99: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < P.readRounds; round++) {
       const raw = timeIt((i) => readSync(fd, dst, 0, size, valueAt(ptrs[i]!)));
       m.setDisableReadChecksum(false);
       const ours = timeIt((i) => m.read(ptrs[i]!));
@@ -157,7 +180,7 @@ async function reads(size: number): Promise<ReadResult> {
 async function memoryRun(): Promise<{ bytes: number; peakRss: number; startRss: number; wasm: number; mbs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'valuelog-bench-'));
   try {
-    const total = (quick ? 256 : 1024) * 2 ** 20;
+    const total = P.memoryMiB * 2 ** 20;
     const storage = new NodeStorage(dir);
     const segment = 256 * 2 ** 20;
     const values = Array.from({ length: 64 }, (_, i) => noise(4096, i + 1));
@@ -195,8 +218,10 @@ say('## Appends');
 say();
 say('| value size | raw writev MB/s | Writer.append MB/s | ratio | appendRawFrames MB/s | ratio | appends/s (append) |');
 say('|---:|---:|---:|---:|---:|---:|---:|');
-for (const size of [100, 1024, 4096, 65536]) {
+const result: LogBenchJson = { runtime: runtimeName(), machine: machineInfo(), appends: [], reads: [], memory: undefined };
+for (const size of SIZES) {
   const r = await appends(size);
+  result.appends.push({ size, rawMBs: r.raw, appendMBs: r.ours, rawFramesMBs: r.oursRaw });
   say(`| ${size} B | ${r.raw.toFixed(0)} | ${r.ours.toFixed(0)} | ${(r.ours / r.raw).toFixed(2)} | ${r.oursRaw.toFixed(0)} | ${(r.oursRaw / r.raw).toFixed(2)} | ${fmtNum((r.ours * 1e6) / size)} |`);
 }
 say();
@@ -204,17 +229,23 @@ say('## Random reads by pointer');
 say();
 say('| value size | raw pread ops/s | Manager.read (CRC) ops/s | ratio | Manager.read (no CRC) ops/s | ratio | p50 / p99 µs raw | p50 / p99 µs CRC |');
 say('|---:|---:|---:|---:|---:|---:|---:|---:|');
-for (const size of [100, 1024, 4096, 65536]) {
+for (const size of SIZES) {
   const r = await reads(size);
+  result.reads.push({ size, rawOps: r.raw, readOps: r.ours, noCrcOps: r.oursNoCrc, p50ns: r.p50[1]!, p99ns: r.p99[1]! });
   say(`| ${size} B | ${fmtNum(r.raw)} | ${fmtNum(r.ours)} | ${(r.ours / r.raw).toFixed(2)} | ${fmtNum(r.oursNoCrc)} | ${(r.oursNoCrc / r.raw).toFixed(2)} | ${(r.p50[0]! / 1e3).toFixed(2)} / ${(r.p99[0]! / 1e3).toFixed(2)} | ${(r.p50[1]! / 1e3).toFixed(2)} / ${(r.p99[1]! / 1e3).toFixed(2)} |`);
 }
 say();
 say('p50/p99 are over batches of 500 reads (per-read latency is below the timer resolution).');
 say();
 const mem = await memoryRun();
+result.memory = { bytes: mem.bytes, mbs: mem.mbs, startRss: mem.startRss, peakRss: mem.peakRss, wasm: mem.wasm };
 say('## Memory over a long append run');
 say();
 say(`${(mem.bytes / 2 ** 30).toFixed(2)} GiB of 4 KiB values through Writer.append with rotation every 256 MiB: ${mem.mbs.toFixed(0)} MB/s; RSS ${(mem.startRss / 2 ** 20).toFixed(0)} MiB at start, peak ${(mem.peakRss / 2 ** 20).toFixed(0)} MiB; WebAssembly memory ${(mem.wasm / 2 ** 20).toFixed(1)} MiB.`);
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(join(root, 'bench', 'results', 'log.md'), out.join('\n') + '\n');
-console.log('\nwrote bench/results/log.md');
+if (json) {
+  console.log(JSON.stringify(result));
+} else {
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(root, 'bench', 'results', 'log.md'), out.join('\n') + '\n');
+  console.log('\nwrote bench/results/log.md');
+}

@@ -29,7 +29,7 @@ import {
   Writer,
   type ValuePtr,
 } from '../src/index.node.js';
-import { machineInfo } from './harness.js';
+import { latency, machineInfo, median } from './harness.js';
 import { noise } from '../test/helpers.js';
 import { makeDocs } from '../src/cli/demo.js';
 
@@ -240,11 +240,6 @@ function levelKey(i: number): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Measurement helpers
 
-function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
 /** Latency samples in ns (per unit for loads and scans, per read for reads). */
 class Samples {
   private xs: number[] = [];
@@ -253,8 +248,7 @@ class Samples {
     this.xs.push(ns);
   }
   lat(): Lat {
-    const s = Float64Array.from(this.xs).sort();
-    return { p50: percentile(s, 0.5), p99: percentile(s, 0.99), p999: percentile(s, 0.999), per: this.per, samples: s.length };
+    return { ...latency(this.xs), per: this.per };
   }
 }
 
@@ -797,12 +791,6 @@ const totalSeconds = (performance.now() - started) / 1000;
 
 // ---------------------------------------------------------------------------------------------
 // Aggregation (medians over runs, each figure on its own)
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 interface LoadAgg {
   mbs: number;

@@ -11,10 +11,14 @@ const args = process.argv.slice(2).filter((a) => !a.startsWith('--only='));
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--silent'], { cwd: benchDir, stdio: 'inherit', shell: process.platform === 'win32' });
 if (install.status !== 0) console.log('bench: could not install the peer stores (bench/package.json); the peers benchmark will report them as not installed');
-for (const name of ['codecs', 'log', 'peers'].filter((n) => !only || only.includes(n))) {
+// browser needs Chromium (it says so and measures nothing without it); runtimes runs the log
+// benchmark in Node, Deno and Bun.
+const started = performance.now();
+for (const name of ['codecs', 'log', 'peers', 'runtimes', 'browser'].filter((n) => !only || only.includes(n))) {
   const file = fileURLToPath(new URL(`../build/bench/${name}.bench.js`, import.meta.url));
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [file, ...args], { stdio: 'inherit' });
   console.log(`\n${name}.bench: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+console.log(`\nbench: ${((performance.now() - started) / 60000).toFixed(1)} min in all`);
