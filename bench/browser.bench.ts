@@ -5,9 +5,8 @@
 // parameters to bench/browser-worker.ts and writes bench/results/browser.md.
 //   node build/bench/browser.bench.js [--quick] [--sizes=1024,4096] [--mib=N] [--runs=N]
 // If Chromium is not installed it says so and exits 0, so that bench/run.mjs goes on.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fmtNum, machineInfo } from './harness.js';
@@ -31,18 +30,9 @@ if (arg('runs')) params.runs = Number(arg('runs'));
 interface ServerModule {
   startServer(o: { routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> }): Promise<{ url: string; close(): Promise<void> }>;
   rewriteImports(code: string): string;
-  CHROMIUM_ARGS: string[];
   CHROMIUM_PATH: string;
-}
-interface Pw {
-  chromium: {
-    launchPersistentContext(dir: string, o: { executablePath: string; headless: boolean; args: string[] }): Promise<PwContext>;
-  };
-}
-interface PwContext {
-  newPage(): Promise<PwPage>;
-  browser(): { version(): string } | null;
-  close(): Promise<void>;
+  /** Headless Chromium on a fresh on-disk profile (see server.mjs for why on disk). */
+  launchChromium(): Promise<{ version: string; newPage(): Promise<PwPage>; close(): Promise<void> }>;
 }
 interface PwPage {
   on(event: 'console', f: (m: { text(): string; type(): string }) => void): void;
@@ -88,15 +78,11 @@ const srv = await server.startServer({
 });
 
 const started = performance.now();
-// An on-disk profile: a fresh playwright context (newContext) is off the record, and Chromium keeps
-// its OPFS and IndexedDB in memory then (flush is free, writes are slow): not what a user gets.
-const profile = mkdtempSync(join(tmpdir(), 'valuelog-bench-chromium-'));
-let ctx: PwContext | undefined;
+let ctx: Awaited<ReturnType<ServerModule['launchChromium']>> | undefined;
 let result: BrowserBenchResult;
 let version = 'unknown';
 try {
-  const { chromium } = (await import('playwright-core')) as unknown as Pw;
-  ctx = await chromium.launchPersistentContext(profile, { executablePath: server.CHROMIUM_PATH, headless: true, args: server.CHROMIUM_ARGS });
+  ctx = await server.launchChromium();
   const page = await ctx.newPage();
   page.on('console', (m) => {
     const t = m.text();
@@ -106,7 +92,7 @@ try {
   page.on('pageerror', (e) => process.stdout.write(`[page error] ${e.message}\n`));
   await page.goto(`${srv.url}/bench/browser.html#${encodeURIComponent(JSON.stringify(params))}`);
   // The user agent string is reduced (150.0.0.0); the browser object knows the full version.
-  version = ctx.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
+  version = ctx.version;
   console.log(`browser bench: Chromium ${version}${quick ? ' (--quick)' : ''}`);
   const h = await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result, undefined, { timeout: 20 * 60 * 1000, polling: 250 });
   const msg = (await h.jsonValue()) as { result?: BrowserBenchResult; error?: string };
@@ -115,7 +101,6 @@ try {
 } finally {
   await ctx?.close();
   await srv.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -23,12 +23,12 @@ interface Page {
   on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;
 }
 interface Browser {
-  newContext(opts?: { viewport?: { width: number; height: number } }): Promise<{ newPage(): Promise<Page>; close(): Promise<void> }>;
+  newPage(): Promise<Page>;
   close(): Promise<void>;
 }
 interface ServerModule {
   startServer(opts: { root: string }): Promise<{ url: string; close(): Promise<void> }>;
-  launchChromium(): Promise<Browser>;
+  launchChromium(opts?: { viewport?: { width: number; height: number } }): Promise<Browser>;
   repoRoot: string;
 }
 interface SizeRow {
@@ -53,7 +53,6 @@ const pageErrors: string[] = [];
 
 let server: { url: string; close(): Promise<void> } | undefined;
 let browser: Browser | undefined;
-let context: Awaited<ReturnType<Browser['newContext']>> | undefined;
 let owner: Page;
 
 const text = (page: Page, id: string): Promise<string> => page.textContent(`#${id}`).then((t) => t ?? '');
@@ -102,7 +101,7 @@ function differingRows(a: Buffer, b: Buffer): number {
 }
 
 async function openTab(): Promise<Page> {
-  const page = await context!.newPage();
+  const page = await browser!.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') pageErrors.push(m.text());
@@ -135,8 +134,7 @@ test('Vite builds the example with no configuration: a page script and the worke
 
 test('the built page opens the log in this tab (the owner) and writes, commits and reads back a value', async () => {
   server = await startServer({ root: outDir });
-  browser = await launchChromium();
-  context = await browser.newContext({ viewport: { width: 900, height: 1000 } });
+  browser = await launchChromium({ viewport: { width: 900, height: 1000 } });
   owner = await openTab();
   assert.match(await text(owner, 'role'), /^owner tab/);
   assert.is(await text(owner, 'stat-puts'), '0');
@@ -214,7 +212,6 @@ test('what a browser downloads stays small (gzip -9), and the module is inlined 
 });
 
 test.after(async () => {
-  await context?.close();
   await browser?.close();
   await server?.close();
   rmSync(tmp, { recursive: true, force: true });

@@ -16,7 +16,7 @@ interface Page {
   on(event: string, fn: (x: { text(): string; message?: string }) => void): void;
 }
 interface Browser {
-  newContext(): Promise<{ newPage(): Promise<Page>; close(): Promise<void> }>;
+  newPage(): Promise<Page>;
   close(): Promise<void>;
 }
 interface ServerModule {
@@ -26,12 +26,11 @@ interface ServerModule {
 
 const { startServer, launchChromium } = (await import(new URL('../../test/browser/server.mjs', import.meta.url).href)) as ServerModule;
 const server = await startServer();
-const browser = await launchChromium();
-const context = await browser.newContext();
+const browser = await launchChromium(); // one on-disk profile: the pages share an origin's OPFS
 const logName = `tabs-${Date.now().toString(36)}`;
 
 async function newTab(): Promise<Page> {
-  const page = await context.newPage();
+  const page = await browser.newPage();
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   await page.goto(`${server.url}/test/browser/tabs.html`);
   await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
@@ -168,7 +167,6 @@ test('a worker that fails to start: open() rejects with IO and the lock passes o
 });
 
 test.after(async () => {
-  await context.close();
   await browser.close();
   await server.close();
 });

@@ -14,7 +14,7 @@ let browser;
 let code = 1;
 try {
   browser = await launchChromium();
-  const page = await (await browser.newContext()).newPage();
+  const page = await browser.newPage();
   page.on('console', (msg) => {
     const text = msg.text();
     if (text.startsWith('\u0001')) process.stdout.write(text.slice(1));
@@ -22,7 +22,7 @@ try {
   });
   page.on('pageerror', (e) => process.stdout.write(`[page error] ${e.message}\n`));
   const urlDir = '/' + relative(repoRoot, resolve(dir)).split('\\').join('/');
-  console.log(`chromium ${browser.version()}: ${run.length} test files`);
+  console.log(`chromium ${browser.version} (on-disk profile): ${run.length} test files`);
   reportNotRun(notRun);
   await page.goto(`${server.url}/test/browser/index.html?dir=${encodeURIComponent(urlDir)}&files=${encodeURIComponent(JSON.stringify(run))}`);
   const handle = await page.waitForFunction(() => window.__result, undefined, { timeout: TIMEOUT_MS, polling: 250 });

@@ -33,6 +33,9 @@ interface OpfsDirectoryHandle {
 }
 type HandleMode = 'readwrite' | 'read-only' | 'readwrite-unsafe';
 
+/** writev joins its parts into one write up to this many bytes. */
+const COALESCE_MAX = 1 << 20;
+
 /** The default and the ceiling of open handles (Safari fails at about 252 per origin). */
 export const OPFS_MAX_HANDLES = 64;
 
@@ -150,17 +153,26 @@ class OpfsFile implements StorageFile {
     return src.length;
   }
 
-  /** OPFS has no vectored write: the parts go one call each, in order, at consecutive positions. */
+  /**
+   * OPFS has no vectored write, and each sync-handle write is a call into the browser: parts up to
+   * COALESCE_MAX in all are copied into one buffer and written at once; larger runs go part by part.
+   */
   writev(srcs: Uint8Array[], at: number): number {
     this.writable();
     checkPosition(at);
-    let pos = at;
-    for (const src of srcs) {
-      checkBuffer(src, 'src');
-      pos += src.length;
+    let total = 0;
+    for (const src of srcs) total += checkBuffer(src, 'src').length;
+    if (!Number.isSafeInteger(at + total)) throw invalidArgument(`writev ending at ${at + total} passes the largest file position`);
+    if (srcs.length > 1 && total <= COALESCE_MAX) {
+      const joined = this.storage.scratch(total);
+      let off = 0;
+      for (const src of srcs) {
+        joined.set(src, off);
+        off += src.length;
+      }
+      return this.write(joined, at);
     }
-    if (!Number.isSafeInteger(pos)) throw invalidArgument(`writev ending at ${pos} passes the largest file position`);
-    pos = at;
+    let pos = at;
     for (const src of srcs) pos += this.write(src, pos);
     return pos - at;
   }
@@ -247,6 +259,14 @@ export class OpfsStorage implements StorageBackend {
       throw wrap(e, 'open directory', parts.join('/'), '');
     }
     return new OpfsStorage(dir, parts.join('/'), opts);
+  }
+
+  private scratchBuffer = new Uint8Array(0);
+
+  /** A reusable buffer of at least n bytes (n <= COALESCE_MAX), for writev. */
+  scratch(n: number): Uint8Array {
+    if (this.scratchBuffer.length < n) this.scratchBuffer = new Uint8Array(Math.min(COALESCE_MAX, Math.max(n, 64 * 1024)));
+    return this.scratchBuffer.subarray(0, n);
   }
 
   /** Sync access handles this backend holds now. */

@@ -4,7 +4,8 @@
 // "browser"/"import" conditions: the compiled tests then load as they are, with no bundler. node:*
 // specifiers become a module that throws when loaded, so a file that needs Node fails loudly.
 import { createServer } from 'node:http';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -122,9 +123,30 @@ export function startServer({ root = repoRoot, routes = {} } = {}) {
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 export const CHROMIUM_PATH = process.env.VALUELOG_CHROMIUM ?? '/usr/bin/chromium';
 
-/** Launches headless Chromium through playwright-core; a clear error when it is not installed. */
-export async function launchChromium() {
+/**
+ * Launches headless Chromium through playwright-core with a fresh on-disk profile, removed on
+ * close(). On disk, because a plain playwright context is off the record: Chromium then keeps OPFS
+ * and IndexedDB in memory, where flush() costs nothing and durability proves nothing. `options` go
+ * to launchPersistentContext (viewport, ...). Resolves to { context, version, newPage(), close() }.
+ */
+export async function launchChromium(options = {}) {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium is not installed at ${CHROMIUM_PATH} (Debian: apt-get install -y chromium; or set VALUELOG_CHROMIUM)`);
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  const profile = mkdtempSync(join(tmpdir(), 'valuelog-chromium-'));
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, ...options });
+  } catch (e) {
+    rmSync(profile, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    context,
+    version: context.browser()?.version() ?? 'unknown',
+    newPage: () => context.newPage(),
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
 }
