@@ -122,7 +122,7 @@ const WRITE_NAMES: Record<WriteCase, string> = {
 };
 const READ_NAMES: Record<ReadCase, string> = {
   raw: 'raw OPFS: sync-handle `read` of the value bytes (limit)',
-  ours: 'valuelog `log.get(ptr)`, values put with `putMany` (frames of ~16 KiB)',
+  ours: 'valuelog `log.get(ptr)`, values put with `putMany` (frames of up to rawFrameBytes, 1 KiB by default)',
   'ours-put': 'valuelog `log.get(ptr)`, values put with `put` (one per frame)',
   'idb-batched': 'IndexedDB `get(key)`, 1,000 per readonly transaction',
   'idb-single': 'IndexedDB `get(key)`, one readonly transaction per read',

@@ -328,19 +328,23 @@ export class ValueLog {
     const ptrs: ValuePtr[] = [];
     let i = 0;
     while (i < values.length) {
-      const rest = values.length - i;
-      let raw = 0;
-      const probe = Math.min(rest, MAX_FRAME_K);
-      for (let j = 0; j < probe; j++) raw += values[i + j]!.length;
-      const k = this.opts.compression === 'none'
-        ? Math.max(1, Math.min(probe, Math.floor(this.opts.rawFrameBytes / Math.max(1, raw / probe))))
-        : chooseBlockGroupK(probe, raw, 0, lane.ratio);
+      const probe = Math.min(values.length - i, MAX_FRAME_K);
+      let k = 1;
+      if (this.opts.compression === 'none') {
+        // Fill the frame up to rawFrameBytes (at least one value): O(k), not O(128), per frame.
+        let bytes = values[i]!.length;
+        while (k < probe && bytes + values[i + k]!.length <= this.opts.rawFrameBytes) bytes += values[i + k++]!.length;
+      } else {
+        let raw = 0;
+        for (let j = 0; j < probe; j++) raw += values[i + j]!.length;
+        k = chooseBlockGroupK(probe, raw, 0, lane.ratio);
+      }
       let frameBytes = HEADER_SIZE + framePrefixLength(k);
       for (let j = 0; j < k; j++) frameBytes += values[i + j]!.length;
       this.rotateIfFull(lane, frameBytes);
       const records = [];
       for (let j = 0; j < k; j++) records.push({ rid: ++this.ridCounter, value: values[i + j]! });
-      ptrs.push(...this.writeFrame(lane, records));
+      for (const p of this.writeFrame(lane, records)) ptrs.push(p);
       i += k;
     }
     lane.dirty = true;
