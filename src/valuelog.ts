@@ -127,6 +127,8 @@ export interface CompactOptions {
   minGarbageRatio?: number;
   /** Stop after segments totalling this many bytes (default: no limit). */
   maxBytes?: number;
+  /** Called with (bytes of chosen segments compacted so far, their total), at 0 and after each segment. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 /** Old pointer → new pointer for every live value that compaction moved; looked up by pointer value. */
@@ -589,12 +591,21 @@ export class ValueLog {
       .segments.filter((x) => !x.active && !x.zombie && x.bytes > 0 && x.garbageRatio >= minRatio && !this.isSpare(x.fileId))
       .sort((a, b) => b.garbageRatio - a.garbageRatio);
     const remap = new PointerRemap();
+    const chosen: SegmentStats[] = [];
     let budget = maxBytes;
     for (const seg of candidates) {
-      if (seg.bytes > budget && remap.compactedSegments.length > 0) break;
+      if (seg.bytes > budget && chosen.length > 0) break;
       budget -= seg.bytes;
+      chosen.push(seg);
+    }
+    const total = chosen.reduce((a, x) => a + x.bytes, 0);
+    let done = 0;
+    opts.onProgress?.(0, total);
+    for (const seg of chosen) {
       await this.compactSegment(seg.fileId, this.lanes[seg.lane] ?? this.lanes[0]!, remap);
       remap.compactedSegments.push(seg.fileId);
+      done += seg.bytes;
+      opts.onProgress?.(done, total);
     }
     await this.commit();
     for (const id of remap.compactedSegments) {

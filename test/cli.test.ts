@@ -1,5 +1,6 @@
 // @runtimes node deno bun: the CLI is a command run as a subprocess on node:fs; a browser has neither.
 // The `valuelog` CLI, run as a subprocess in the same runtime as the tests.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeDictFile, DICT_HIGHWATER_NAME, dictFileName, encodeFileId, init, NodeStorage, segmentFileName, sidecarName, ValueLog, zstdDictionaryId, type ValuePtr } from '../src/index.node.js';
 import { expectCode, jsonDocs } from './helpers.js';
-import { runScript, runtime } from './subprocess.js';
+import { runScript, runtime, scriptCommand } from './subprocess.js';
 
 await init();
 
@@ -81,6 +82,7 @@ test('compact: remap to a file, the compacted segment and its sidecar are gone, 
   const r = runScript(cli, ['compact', dir, '--min-garbage-ratio', '0.3', '--remap', remapFile]);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, /compacted [1-9]\d* segment\(s\)/);
+  assert.match(r.stderr, /^compact: 100%$/m, 'plain progress lines when stderr is not a terminal');
   const remap = readFileSync(remapFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { old: ValuePtr; new: ValuePtr });
   assert.ok(remap.length > 0);
   assert.not.ok(existsSync(join(dir, segmentFileName(F1))));
@@ -91,6 +93,18 @@ test('compact: remap to a file, the compacted segment and its sidecar are gone, 
     assert.equal(log.get(m.new), docs[i]);
   }
   await log.close();
+});
+
+// util-linux `script` runs the command on a pseudo-terminal: there the progress is one redrawn bar.
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!hasScript) console.log('cli.test: util-linux `script` is missing; the terminal progress test is skipped');
+(hasScript ? test : test.skip)('verify on a terminal draws a progress bar (util-linux script provides the terminal)', () => {
+  const c = scriptCommand(cli, ['verify', dir]);
+  const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+  const r = spawnSync('script', ['-qec', [c.cmd, ...c.args].map(quote).join(' '), '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /\rverify \[#+\] 100%/);
+  assert.not.match(r.stdout, /^verify: \d+%$/m, 'no plain progress lines on a terminal');
 });
 
 test('train-dict writes a dictionary with the requested id', () => {
@@ -209,6 +223,7 @@ dtest('compact --compression zstd-dict re-frames with the store\'s dictionary', 
   const r = runScript(cli, ['compact', ddir, '--min-garbage-ratio', '0', '--compression', 'zstd-dict', '--remap', remapFile]);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, /compacted [1-9]\d* segment\(s\)/);
+  assert.match(r.stderr, /^compact: 100%$/m, 'plain progress lines when stderr is not a terminal');
   const remap = readFileSync(remapFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { old: ValuePtr; new: ValuePtr });
   assert.ok(remap.length >= 500, `${remap.length} moved`);
   const again = await ValueLog.open(new NodeStorage(ddir));

@@ -296,8 +296,11 @@ test('compact respects maxBytes and never touches the active segment', async () 
   const { log, vals } = await filledLog(storage);
   log.markDead(vals.map(([p]) => p)); // everything dead, active segment included
   const sealed = log.stats().segments.filter((x) => !x.active && x.bytes > 0);
-  const remap = await log.compact({ minGarbageRatio: 0.9, maxBytes: sealed[0]!.bytes * 2 });
+  const progress: Array<[number, number]> = [];
+  const remap = await log.compact({ minGarbageRatio: 0.9, maxBytes: sealed[0]!.bytes * 2, onProgress: (d, t) => progress.push([d, t]) });
   assert.is(remap.compactedSegments.length, 2);
+  const total = sealed[0]!.bytes + sealed[1]!.bytes;
+  assert.equal(progress, [[0, total], [sealed[0]!.bytes, total], [total, total]], 'onProgress: at 0 and after each segment');
   assert.is(remap.size, 0, 'nothing live to move');
   const active = log.stats().segments.find((x) => x.active)!;
   assert.not.ok(remap.compactedSegments.includes(active.fileId));

@@ -293,11 +293,13 @@ async function compact(dir: string, flags: Map<string, string[]>): Promise<numbe
   const compression = (flags.get('compression')?.[0] ?? 'none') as Compression;
   const log = await ValueLog.open(storage, { lanes: Math.max(1, ...[...lanes].map((l) => l + 1)), compression, dictionary: { trainAfterBytes: 0 } });
   for (const r of log.stats().recovered) process.stderr.write(`recovered ${r.segment}: truncated ${r.droppedBytes} bytes at ${r.validBytes}\n`);
-  const bar = progress('compact', 1);
-  bar.tick(0);
-  const remap = await log.compact({ minGarbageRatio: num(flags, 'min-garbage-ratio', 0.5)!, maxBytes: num(flags, 'max-bytes', Infinity)! });
-  bar.tick(1);
-  bar.end();
+  let bar: ReturnType<typeof progress> | undefined;
+  const remap = await log.compact({
+    minGarbageRatio: num(flags, 'min-garbage-ratio', 0.5)!,
+    maxBytes: num(flags, 'max-bytes', Infinity)!,
+    onProgress: (done, total) => (bar ??= progress('compact', total)).tick(done),
+  });
+  bar?.end();
   const lines = [...remap].map(([o, n]) => JSON.stringify({ old: o, new: n }));
   const out = flags.get('remap')?.[0];
   if (out) writeFileSync(out, lines.join('\n') + (lines.length ? '\n' : ''));
