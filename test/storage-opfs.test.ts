@@ -91,27 +91,83 @@ test("sealed files open 'read-only' so that several contexts read them at once; 
   (await a.open('sealed.log')).close();
 });
 
-test('the handle pool is bounded: one more than maxHandles is IO; same-name opens share a slot', async () => {
+test('the pool is bounded: sealed files beyond maxHandles read from snapshots, writers keep handles', async () => {
   const s = await storage({ maxHandles: 3 });
-  const files = [];
-  for (let i = 0; i < 3; i++) files.push(await s.open(`f${i}.log`, { create: true }));
-  files.push(await s.open('f0.log', { readOnly: true }));
-  assert.is(s.openHandles, 3);
-  const err = await expectCodeAsync(() => s.open('f3.log', { create: true }), 'IO');
-  assert.match(err.message, '3 handles are open');
-  files[1]!.close();
-  (await s.open('f3.log', { create: true })).close();
-  for (const f of files) f.close();
+  const content = (i: number) => noise(5000, i + 1);
+  for (let i = 0; i < 6; i++) {
+    const w = await s.open(`f${i}.log`, { create: true });
+    w.write(content(i), 0);
+    w.close();
+  }
+  const readers = [];
+  for (let i = 0; i < 6; i++) {
+    readers.push(await s.open(`f${i}.log`, { readOnly: true }));
+    assert.ok(s.openHandles <= 3, `never more than 3 handles (${s.openHandles})`);
+  }
+  assert.is(s.fileState('f0.log'), 'snapshot', 'the least recently used file gave its handle up');
+  assert.is(s.fileState('f5.log'), 'handle');
+  const dst = new Uint8Array(5000);
+  for (let i = 0; i < 6; i++) {
+    assert.is(readers[i]!.size(), 5000);
+    assert.is(readers[i]!.read(dst, 0), 5000);
+    assert.equal(dst, content(i), `f${i} reads its bytes, handle or snapshot`);
+  }
+  // A file read often from its snapshot gets a handle back (in the background), still within the pool.
+  for (let k = 0; k < 10; k++) readers[0]!.read(dst.subarray(0, 10), k);
+  for (let k = 0; k < 50 && s.fileState('f0.log') !== 'handle'; k++) await new Promise((r) => setTimeout(r, 10));
+  assert.is(s.fileState('f0.log'), 'handle');
+  assert.ok(s.openHandles <= 3);
+  // Opening a demoted file for writing gives it a handle at once.
+  const demoted = ['f1.log', 'f2.log', 'f3.log', 'f4.log', 'f5.log'].find((n) => s.fileState(n) === 'snapshot')!;
+  const w = await s.open(demoted, {});
+  assert.is(s.fileState(demoted), 'handle');
+  w.write(utf8('X'), 0);
+  const r = readers[Number(demoted[1])]!;
+  r.read(dst.subarray(0, 1), 0);
+  assert.is(dst[0], 'X'.charCodeAt(0), 'the reader sees the write through the shared handle');
+  w.close();
+  for (const x of readers) x.close();
   assert.is(s.openHandles, 0);
+});
+
+test('when every handle belongs to a writer: one more writer is IO naming maxHandles, a reader uses a snapshot', async () => {
+  const s = await storage({ maxHandles: 2 });
+  const sealed = await s.open('sealed.log', { create: true });
+  sealed.write(utf8('sealed'), 0);
+  sealed.close();
+  const a = await s.open('a.log', { create: true });
+  const b = await s.open('b.log', { create: true });
+  const err = await expectCodeAsync(() => s.open('c.log', { create: true }), 'IO');
+  assert.match(err.message, 'maxHandles');
+  const r = await s.open('sealed.log', { readOnly: true });
+  assert.is(s.fileState('sealed.log'), 'snapshot');
+  assert.is(s.openHandles, 2);
+  const dst = new Uint8Array(6);
+  assert.is(r.read(dst, 0), 6);
+  assert.equal(dst, utf8('sealed'));
+  r.close();
+  a.close();
+  b.close();
+  (await s.open('c.log', { create: true })).close();
   await expectCodeAsync(() => OpfsStorage.open('x', { maxHandles: 0 }), 'INVALID_ARGUMENT');
 });
 
-test('the default pool is 64 handles', async () => {
-  const s = await storage();
-  const files = [];
-  for (let i = 0; i < 64; i++) files.push(await s.open(`f${i}.log`, { create: true }));
-  await expectCodeAsync(() => s.open('one-more.log', { create: true }), 'IO');
-  for (const f of files) f.close();
+test('a ValueLog with more segments than handles keeps working (sealed segments read from snapshots)', async () => {
+  const s = await storage({ maxHandles: 8 });
+  const log = await ValueLog.open(s, { segmentSize: 64 * 1024 });
+  const value = (i: number) => noise(2000, i + 7);
+  const ptrs = [];
+  for (let i = 0; i < 1500; i += 50) {
+    ptrs.push(...log.putMany(Array.from({ length: 50 }, (_, j) => value(i + j))));
+    await log.commit();
+    assert.ok(s.openHandles <= 8);
+  }
+  assert.ok(log.stats().segments.length > 20, `many segments (${log.stats().segments.length})`);
+  ptrs.forEach((p, i) => assert.equal(log.get(p), value(i)));
+  await log.close();
+  const again = await ValueLog.open(await storage({ maxHandles: 8 }), { segmentSize: 64 * 1024 });
+  ptrs.forEach((p, i) => assert.equal(again.get(p), value(i)));
+  await again.close();
 });
 
 test('close() of the backend releases every handle; its files then throw CLOSED', async () => {

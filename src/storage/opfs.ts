@@ -2,9 +2,12 @@
 // access handles exist only there). One FileSystemSyncAccessHandle per file, shared by every
 // StorageFile this backend opens on that name (OPFS allows one read-write handle per file across the
 // whole origin, so the Writer and the Manager reading the active segment must share it), reference
-// counted and closed with the last StorageFile. At most `maxHandles` (default 64) are open at once.
-// Files opened read-only get a 'read-only' handle where the browser supports modes, so that other
-// tabs can read sealed segments; a file held by another context is a LOCKED error that says so.
+// counted and closed with the last StorageFile. At most `maxHandles` (default 64) are open at once:
+// beyond that, the least recently used file that nobody has open for writing (a sealed segment) gives
+// up its handle and is read from a File snapshot with FileReaderSync (slow, ~1 ms a read, but sync),
+// and gets a handle back in the background once it is read often again. Files opened read-only get a
+// 'read-only' handle where the browser supports modes, so that other tabs can read sealed segments; a
+// file held by another context is a LOCKED error that says so.
 import { invalidArgument, ValueLogError } from '../errors.js';
 import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile } from './types.js';
 
@@ -21,6 +24,7 @@ interface SyncAccessHandle {
 interface OpfsFileHandle {
   readonly kind: 'file';
   createSyncAccessHandle(options?: { mode?: HandleMode }): Promise<SyncAccessHandle>;
+  getFile(): Promise<File>;
 }
 interface OpfsDirectoryHandle {
   readonly kind: 'directory';
@@ -40,7 +44,10 @@ const COALESCE_MAX = 1 << 20;
 export const OPFS_MAX_HANDLES = 64;
 
 export interface OpfsStorageOptions {
-  /** Most sync access handles open at once (default 64). Opening one more is an IO error. */
+  /**
+   * Most sync access handles open at once (default 64). Beyond it, sealed files read from snapshots;
+   * opening one more file for writing when every handle belongs to a writer is an IO error.
+   */
   maxHandles?: number;
 }
 
@@ -78,15 +85,30 @@ function wrap(err: unknown, op: string, name: string, dir: string): ValueLogErro
   return new ValueLogError('IO', `valuelog: ${op} ${dir}/${name} failed: ${kind ? `${kind}: ` : ''}${message(err)}`, { cause: err });
 }
 
-/** One underlying handle, shared by every open StorageFile of the same name. */
+/** One file opened by this backend, shared by every open StorageFile of the same name. */
 interface Shared {
   readonly name: string;
-  readonly handle: SyncAccessHandle;
-  readonly mode: HandleMode;
+  readonly fileHandle: OpfsFileHandle;
+  /** The sync access handle; undefined while the file is demoted to `snapshot`. */
+  handle: SyncAccessHandle | undefined;
+  /** A File snapshot of a sealed file that gave its handle up (read with FileReaderSync). */
+  snapshot: File | undefined;
+  mode: HandleMode;
   refs: number;
-  /** Set when the backend closed the handle under open StorageFiles. */
+  /** StorageFiles open for writing: a file with writers keeps its handle. */
+  writers: number;
+  /** Set when the backend closed the file under open StorageFiles. */
   closed: boolean;
+  /** LRU clock of the last use. */
+  lastUse: number;
+  /** Reads served from the snapshot since the last promotion attempt. */
+  snapshotReads: number;
+  /** A demotion or promotion in flight. */
+  moving: boolean;
 }
+
+/** Reads from a snapshot before the file asks for its handle back. */
+const PROMOTE_AFTER_READS = 8;
 
 class OpfsFile implements StorageFile {
   private shared: Shared | undefined;
@@ -119,10 +141,13 @@ class OpfsFile implements StorageFile {
     const s = this.live();
     checkBuffer(dst, 'dst');
     checkPosition(at);
+    s.lastUse = this.storage.touch();
+    const handle = s.handle;
+    if (handle === undefined) return this.storage.readSnapshot(s, dst, at);
     try {
       let done = 0;
       while (done < dst.length) {
-        const n = s.handle.read(dst.subarray(done), { at: at + done });
+        const n = handle.read(dst.subarray(done), { at: at + done });
         if (n === 0) break;
         if (!(n > 0 && n <= dst.length - done)) throw new ValueLogError('IO', `valuelog: read of ${dst.length} bytes at ${at} from OPFS file ${this.storage.path}/${s.name} failed (the browser returned ${n})`);
         done += n;
@@ -138,10 +163,12 @@ class OpfsFile implements StorageFile {
     checkBuffer(src, 'src');
     checkPosition(at);
     if (!Number.isSafeInteger(at + src.length)) throw invalidArgument(`write of ${src.length} bytes at ${at} passes the largest file position`);
+    s.lastUse = this.storage.touch();
+    const handle = s.handle!; // a file with writers is never demoted
     try {
       let done = 0;
       while (done < src.length) {
-        const n = s.handle.write(src.subarray(done), { at: at + done });
+        const n = handle.write(src.subarray(done), { at: at + done });
         // Chromium reports a failed write (no space under the quota) as a count: a base::File error
         // code turned unsigned (2^32 - 8). Anything but a count within the request is a failure.
         if (!(n > 0 && n <= src.length - done)) throw new ValueLogError('IO', `valuelog: write of ${src.length} bytes at ${at} to OPFS file ${this.storage.path}/${s.name} failed after ${done} bytes (the browser returned ${n}; most likely the origin's storage quota is exhausted)`);
@@ -180,7 +207,7 @@ class OpfsFile implements StorageFile {
   size(): number {
     const s = this.live();
     try {
-      return s.handle.getSize();
+      return s.handle !== undefined ? s.handle.getSize() : s.snapshot!.size;
     } catch (e) {
       throw wrap(e, 'size of', s.name, this.storage.path);
     }
@@ -190,7 +217,7 @@ class OpfsFile implements StorageFile {
     const s = this.writable();
     checkPosition(size, 'size');
     try {
-      s.handle.truncate(size);
+      s.handle!.truncate(size);
     } catch (e) {
       throw wrap(e, 'truncate', s.name, this.storage.path);
     }
@@ -200,7 +227,7 @@ class OpfsFile implements StorageFile {
     const s = this.live();
     if (this.readOnly) return; // nothing of ours to make durable; a read-only handle cannot flush
     try {
-      s.handle.flush();
+      s.handle!.flush();
     } catch (e) {
       throw wrap(e, 'flush', s.name, this.storage.path);
     }
@@ -210,7 +237,7 @@ class OpfsFile implements StorageFile {
     const s = this.shared;
     if (s === undefined) return;
     this.shared = undefined;
-    this.storage.releaseShared(s);
+    this.storage.releaseShared(s, !this.readOnly);
   }
 }
 
@@ -269,9 +296,24 @@ export class OpfsStorage implements StorageBackend {
     return this.scratchBuffer.subarray(0, n);
   }
 
-  /** Sync access handles this backend holds now. */
+  private clock = 0;
+
+  /** The LRU clock, advanced by every use of a file. */
+  touch(): number {
+    return ++this.clock;
+  }
+
+  /** Sync access handles this backend holds now (never more than maxHandles). */
   get openHandles(): number {
-    return this.open_.size;
+    let n = 0;
+    for (const s of this.open_.values()) if (s.handle !== undefined) n++;
+    return n + this.pending.size;
+  }
+
+  /** How this backend holds a file now: 'handle', 'snapshot' (demoted), or undefined (not open). */
+  fileState(name: string): 'handle' | 'snapshot' | undefined {
+    const s = this.open_.get(name);
+    return s === undefined ? undefined : s.handle !== undefined ? 'handle' : 'snapshot';
   }
 
   async list(): Promise<string[]> {
@@ -298,20 +340,29 @@ export class OpfsStorage implements StorageBackend {
       }
       shared = await creating;
     }
-    if (!readOnly && shared.mode === 'read-only') {
-      throw new ValueLogError(
-        'LOCKED',
-        `valuelog: OPFS file ${this.path}/${name} is open read-only in this backend; close its read-only files before opening it for writing`,
-      );
+    if (!readOnly) {
+      if (shared.handle !== undefined && shared.mode === 'read-only') {
+        throw new ValueLogError(
+          'LOCKED',
+          `valuelog: OPFS file ${this.path}/${name} is open read-only in this backend; close its read-only files before opening it for writing`,
+        );
+      }
+      shared.writers++; // from here on it keeps (or regains) its handle
+      if (shared.handle === undefined) {
+        try {
+          await this.promote(shared, true);
+        } catch (e) {
+          shared.writers--;
+          throw e;
+        }
+      }
     }
     shared.refs++;
+    shared.lastUse = this.touch();
     return new OpfsFile(shared, readOnly, this);
   }
 
   private async createShared(name: string, create: boolean, readOnly: boolean): Promise<Shared> {
-    if (this.open_.size + this.pending.size >= this.maxHandles) {
-      throw new ValueLogError('IO', `valuelog: cannot open OPFS file ${this.path}/${name}: ${this.maxHandles} handles are open already (maxHandles); close files or snapshots, or use larger segments`);
-    }
     let fh: OpfsFileHandle;
     try {
       fh = await this.dir.getFileHandle(name, { create });
@@ -319,34 +370,129 @@ export class OpfsStorage implements StorageBackend {
       if (domName(e) === 'TypeMismatchError') throw new ValueLogError('IO', `valuelog: ${this.path}/${name} is a directory, not a file`, { cause: e });
       throw wrap(e, 'open', name, this.path);
     }
-    const mode: HandleMode = readOnly ? 'read-only' : 'readwrite';
-    let handle: SyncAccessHandle;
-    try {
-      handle = await fh.createSyncAccessHandle({ mode });
-    } catch (e) {
-      throw wrap(e, readOnly ? 'open for reading' : 'open for writing', name, this.path);
+    const shared: Shared = { name, fileHandle: fh, handle: undefined, snapshot: undefined, mode: 'readwrite', refs: 0, writers: 0, closed: false, lastUse: this.touch(), snapshotReads: 0, moving: false };
+    if (!(await this.makeRoom(name))) {
+      // Every handle belongs to a file open for writing: a reader can still use a snapshot.
+      if (!readOnly || !canReadSnapshots()) throw this.poolFull(name);
+      try {
+        shared.snapshot = await fh.getFile();
+      } catch (e) {
+        throw wrap(e, 'open for reading', name, this.path);
+      }
+    } else {
+      const mode: HandleMode = readOnly ? 'read-only' : 'readwrite';
+      let handle: SyncAccessHandle;
+      try {
+        handle = await fh.createSyncAccessHandle({ mode });
+      } catch (e) {
+        throw wrap(e, readOnly ? 'open for reading' : 'open for writing', name, this.path);
+      }
+      // Browsers without modes ignore the option and give an exclusive read-write handle, which
+      // serves both kinds of open here.
+      shared.handle = handle;
+      shared.mode = readOnly && supportsModes(handle) ? 'read-only' : 'readwrite';
     }
     if (this.closed) {
-      handle.close(); // the backend was closed while this handle was being created
+      shared.handle?.close(); // the backend was closed while the file was being opened
       throw this.closedBackend();
     }
-    // Browsers without modes ignore the option and give an exclusive read-write handle, which serves
-    // both kinds of open here.
-    const shared: Shared = { name, handle, mode: readOnly && supportsModes(handle) ? 'read-only' : 'readwrite', refs: 0, closed: false };
     this.open_.set(name, shared);
     return shared;
   }
 
-  /** Called by OpfsFile.close: the handle closes with its last StorageFile. */
-  releaseShared(s: Shared): void {
+  private poolFull(name: string): ValueLogError {
+    return new ValueLogError('IO', `valuelog: cannot open OPFS file ${this.path}/${name}: all ${this.maxHandles} handles (maxHandles) belong to files open for writing; close some`);
+  }
+
+  /**
+   * Frees a handle slot if the pool is full, by demoting the least recently used file that nobody
+   * has open for writing to a File snapshot. False when no file can give its handle up.
+   */
+  private async makeRoom(forName: string): Promise<boolean> {
+    // Counts the open being made (it is in `pending` while this runs).
+    while (this.openHandles > this.maxHandles - (this.pending.has(forName) ? 0 : 1)) {
+      let victim: Shared | undefined;
+      for (const s of this.open_.values()) {
+        if (s.handle !== undefined && s.writers === 0 && !s.moving && s.name !== forName && (victim === undefined || s.lastUse < victim.lastUse)) victim = s;
+      }
+      if (victim === undefined || !canReadSnapshots()) return false;
+      await this.demote(victim);
+    }
+    return true;
+  }
+
+  /** Replaces a sealed file's handle by a File snapshot taken while the handle is still open. */
+  private async demote(s: Shared): Promise<void> {
+    s.moving = true;
+    try {
+      const snapshot = await s.fileHandle.getFile();
+      if (s.closed || s.writers > 0 || s.handle === undefined) return; // someone else acted meanwhile
+      s.snapshot = snapshot;
+      s.snapshotReads = 0;
+      const h = s.handle;
+      s.handle = undefined;
+      h.close();
+    } finally {
+      s.moving = false;
+    }
+  }
+
+  /** Gives a demoted file a handle again (for a writer, or because it is read often). */
+  private async promote(s: Shared, forWriting: boolean): Promise<void> {
+    if (!(await this.makeRoom(s.name))) {
+      if (forWriting) throw this.poolFull(s.name);
+      return;
+    }
+    if (s.handle !== undefined || s.closed) return;
+    s.moving = true;
+    try {
+      const mode: HandleMode = s.writers > 0 ? 'readwrite' : 'read-only';
+      const handle = await s.fileHandle.createSyncAccessHandle({ mode });
+      if (s.closed) {
+        handle.close();
+        return;
+      }
+      s.handle = handle;
+      s.mode = mode === 'read-only' && supportsModes(handle) ? 'read-only' : 'readwrite';
+      s.snapshot = undefined;
+    } catch (e) {
+      throw wrap(e, forWriting ? 'open for writing' : 'open for reading', s.name, this.path);
+    } finally {
+      s.moving = false;
+    }
+  }
+
+  /** A read of a demoted file, from its snapshot; asks for the handle back when read often. */
+  readSnapshot(s: Shared, dst: Uint8Array, at: number): number {
+    const file = s.snapshot!;
+    const end = Math.min(file.size, at + dst.length);
+    if (end <= at) return 0;
+    try {
+      const bytes = new (globalThis as unknown as { FileReaderSync: new () => { readAsArrayBuffer(b: Blob): ArrayBuffer } }).FileReaderSync().readAsArrayBuffer(file.slice(at, end));
+      dst.set(new Uint8Array(bytes));
+    } catch (e) {
+      throw wrap(e, 'read (snapshot of)', s.name, this.path);
+    }
+    if (++s.snapshotReads >= PROMOTE_AFTER_READS && !s.moving) {
+      s.snapshotReads = 0;
+      this.promote(s, false).catch(() => {}); // best effort: reads keep working from the snapshot
+    }
+    return end - at;
+  }
+
+  /** Called by OpfsFile.close: the handle closes with the file's last StorageFile. */
+  releaseShared(s: Shared, writer: boolean): void {
+    if (writer) s.writers--;
     if (--s.refs > 0 || s.closed) return;
     s.closed = true;
+    s.snapshot = undefined;
     if (this.open_.get(s.name) === s) this.open_.delete(s.name);
     try {
-      s.handle.close();
+      s.handle?.close();
     } catch {
       // Closing a handle whose file went away cannot lose data: every write already reached it.
     }
+    s.handle = undefined;
   }
 
   /** Removal of a file open anywhere (here or in another context) is LOCKED, as OPFS refuses it. */
@@ -375,9 +521,14 @@ export class OpfsStorage implements StorageBackend {
     this.closed = true;
     for (const s of [...this.open_.values()]) {
       s.refs = 0;
-      this.releaseShared(s);
+      this.releaseShared(s, false);
     }
   }
+}
+
+/** FileReaderSync exists in dedicated workers: the synchronous way to read a File snapshot. */
+function canReadSnapshots(): boolean {
+  return typeof (globalThis as { FileReaderSync?: unknown }).FileReaderSync === 'function';
 }
 
 /** Chromium 121+ accepts handle modes and reports them on the handle; older engines do neither. */

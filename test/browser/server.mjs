@@ -3,6 +3,7 @@
 // JavaScript ('uvu', 'uvu/assert', 'kleur', ...) to the files Node's resolution would pick under the
 // "browser"/"import" conditions: the compiled tests then load as they are, with no bundler. node:*
 // specifiers become a module that throws when loaded, so a file that needs Node fails loudly.
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -125,28 +126,36 @@ export const CHROMIUM_PATH = process.env.VALUELOG_CHROMIUM ?? '/usr/bin/chromium
 
 /**
  * Launches headless Chromium through playwright-core with a fresh on-disk profile, removed on
- * close(). On disk, because a plain playwright context is off the record: Chromium then keeps OPFS
+ * close() (or with `profile`, a directory that is kept: relaunching on it finds the same OPFS). On disk, because a plain playwright context is off the record: Chromium then keeps OPFS
  * and IndexedDB in memory, where flush() costs nothing and durability proves nothing. `options` go
  * to launchPersistentContext (viewport, ...). Resolves to { context, version, newPage(), close() }.
  */
-export async function launchChromium(options = {}) {
+export async function launchChromium({ profile: keep, ...options } = {}) {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium is not installed at ${CHROMIUM_PATH} (Debian: apt-get install -y chromium; or set VALUELOG_CHROMIUM)`);
   const { chromium } = await import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), 'valuelog-chromium-'));
+  const profile = keep ?? mkdtempSync(join(tmpdir(), 'valuelog-chromium-'));
+  const drop = () => {
+    if (keep === undefined) rmSync(profile, { recursive: true, force: true });
+  };
   let context;
   try {
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, ...options });
   } catch (e) {
-    rmSync(profile, { recursive: true, force: true });
+    drop();
     throw e;
   }
   return {
     context,
+    profile,
     version: context.browser()?.version() ?? 'unknown',
     newPage: () => context.newPage(),
     close: async () => {
       await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      drop();
+    },
+    /** SIGKILLs every process of this browser (found by its profile directory): a crash. */
+    kill: () => {
+      spawnSync('pkill', ['-KILL', '-f', '--', `--user-data-dir=${profile}`]);
     },
   };
 }
