@@ -74,8 +74,14 @@ test('writes from either tab land in one log; each tab reads the other\'s values
   assert.equal(await vl<string[]>(b, 'getMany', fromA), values('a', 500));
   assert.equal(await vl<string[]>(a, 'getMany', fromB), [...values('b', 500), 'b-single']);
   assert.equal(await vl<string[]>(b, 'snapshotRead', fromA.slice(0, 10)), values('a', 10));
+  // A value with a buffer of its own (over the 4 KiB slab size) is transferred from the worker as is.
+  const big = 'L'.repeat(100_000) + 'end';
+  const bigPtr = await vl<ValuePtr>(b, 'put', big);
+  assert.is(await vl<string>(a, 'get', bigPtr), big);
+  assert.is(await vl<string>(b, 'get', bigPtr), big);
+  assert.is(await vl<string>(a, 'get', bigPtr), big, 'a second read of the same value (nothing was detached)');
   const stats = await vl<{ puts: number; commits: number }>(b, 'stats');
-  assert.is(stats.puts, 1001, 'one log counted every put, whichever tab made it');
+  assert.is(stats.puts, 1002, 'one log counted every put, whichever tab made it');
 });
 
 test('errors cross tabs with their code', async () => {

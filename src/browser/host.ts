@@ -43,10 +43,13 @@ export function serveValueLog(port: Port): void {
     if (s === undefined) throw invalidArgument(`snapshot ${id} is not open (released, or its owner changed)`);
     return s;
   };
-  /** A value the page may own: copied out of the library's shared slab, then transferred. */
+  /**
+   * A value for the page, transferred: reads return copies the caller owns, but values up to 4 KiB
+   * share 64 KiB slabs, so those are copied out first; a value with a buffer of its own goes as is.
+   */
   const own = (v: Uint8Array): { value: Uint8Array; transfer: Transferable[] } => {
-    const copy = v.slice();
-    return { value: copy, transfer: [copy.buffer] };
+    const mine = v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice();
+    return { value: mine, transfer: [mine.buffer] };
   };
 
   async function run(call: Call): Promise<{ value: unknown; transfer?: Transferable[] }> {
