@@ -12,6 +12,7 @@ import {
   checkBodySize,
   checkRecords,
   concatValues,
+  type FrameContent,
   framePrefixLength,
   type LogRecord,
   normalizeBlockCodec,
@@ -40,16 +41,16 @@ export interface PreparedFrame {
 }
 
 /** A frame decided but not yet laid out: header fields, values, and the kept compressed payload. */
-export interface FrameParts {
-  dictId: bigint;
-  flags: number;
-  reserved: number;
+export interface FrameParts extends FrameContent {
   rids: bigint[];
   values: Uint8Array[];
-  /** Compressed payload when compression was kept; otherwise the values are stored raw. */
-  stored: Uint8Array | undefined;
   bodyLength: number;
   stats: FrameStats;
+}
+
+/** The stats of a frame whose values are stored raw, no encode attempted. */
+export function rawFrameStats(records: number, rawLength: number): FrameStats {
+  return { records, rawPayloadBytes: rawLength, storedPayloadBytes: rawLength, attempted: false, kept: false, encodeNs: 0 };
 }
 
 const NO_BENEFIT_MAX = 255;
@@ -130,8 +131,17 @@ export class FramePreparer {
    */
   prepareFrame(dictId: bigint | number, dict: Uint8Array | undefined, records: readonly LogRecord[], dst?: Uint8Array): PreparedFrame {
     const parts = this.prepareParts(dictId, dict, records);
-    const body = assembleFrameBody(parts.flags, parts.reserved, parts.dictId, parts.rids, parts.values, parts.stored, dst);
+    const body = assembleFrameBody(parts, dst);
     return { body, stats: parts.stats };
+  }
+
+  /**
+   * Whether prepareParts(dictId, …) would store any records raw without trying to compress them and
+   * without touching the backoff state: no dictionary and no block compression. The frame is then the
+   * values as given, with flags 0, reserved 0, dictId 0 and rawFrameStats.
+   */
+  storesRaw(dictId: bigint | number | undefined): boolean {
+    return !this.blockEnabled && (dictId === undefined || dictId === 0 || dictId === 0n);
   }
 
   /**
@@ -144,7 +154,7 @@ export class FramePreparer {
     if (id !== 0n && (dict === undefined || !(dict instanceof Uint8Array) || dict.length === 0)) {
       throw new ValueLogError('MISSING_DICT', `valuelog: missing dict bytes for dictionary ${id}`);
     }
-    const stats: FrameStats = { records: rids.length, rawPayloadBytes: rawLength, storedPayloadBytes: rawLength, attempted: false, kept: false, encodeNs: 0 };
+    const stats = rawFrameStats(rids.length, rawLength);
     let stored: Uint8Array | undefined;
     let flags = 0;
     let reserved = 0;

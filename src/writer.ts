@@ -4,11 +4,11 @@
 // Pointers are returned before the bytes are visible; flush() makes them visible, sync() durable.
 import type { Clock, EncodeCostModel } from './clock.js';
 import { invalidArgument, corrupt, tooLarge, ValueLogError } from './errors.js';
-import { BlockCodec, checkBodySize, checkRecords, framePrefixLength, type LogRecord, writeFramePrefix } from './format/frame.js';
+import { BlockCodec, checkBodySize, checkRecordsInto, type FrameContent, framePrefixLength, type LogRecord, writeFrameBody, writeFramePrefix } from './format/frame.js';
 import { groupedPtrLength, ptrRecordLength, type ValuePtr } from './format/pointer.js';
-import { checkRecordSize, writeRecordHeader } from './format/record.js';
+import { checkRecordSize, sealRecord, writeRecordHeader } from './format/record.js';
 import { checkFileId, segmentFileName } from './format/segment.js';
-import { FramePreparer, type FrameParts, type FrameStats } from './frame-preparer.js';
+import { FramePreparer, rawFrameStats, type FrameStats } from './frame-preparer.js';
 import { FRAME_HEADER_SIZE, FRAME_VERSION, HEADER_SIZE, MAX_FRAME_K, RECORD_FLAG_GROUPED } from './limits.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 
@@ -156,8 +156,16 @@ export class Writer {
   appendFrame(records: readonly LogRecord[], opts: AppendOptions = {}): { ptrs: ValuePtr[]; stats: FrameStats } {
     this.checkOpen();
     if (Array.isArray(records) && records.length === 0) return { ptrs: [], stats: emptyStats() };
-    const parts = this.preparer.prepareParts(opts.dictId ?? 0, opts.dict, records);
-    return { ptrs: this.writeParts(parts), stats: parts.stats };
+    if (this.preparer.storesRaw(opts.dictId)) {
+      // What prepareParts would decide, without its BigInt RIDs and per-frame objects.
+      const rids: (bigint | number)[] = [];
+      const values: Uint8Array[] = [];
+      const rawLength = checkRecordsInto(records, missingRid, rids, values);
+      const ptrs = this.writeFrame({ flags: 0, reserved: 0, dictId: 0n, rids, values, stored: undefined }, framePrefixLength(rids.length) + rawLength);
+      return { ptrs, stats: rawFrameStats(rids.length, rawLength) };
+    }
+    const p = this.preparer.prepareParts(opts.dictId ?? 0, opts.dict, records);
+    return { ptrs: this.writeFrame(p, p.bodyLength), stats: p.stats };
   }
 
   /**
@@ -172,7 +180,12 @@ export class Writer {
     if (body.length < FRAME_HEADER_SIZE || body[0] !== FRAME_VERSION || body[2] !== k) throw corrupt('encoded frame body does not match k');
     checkBodySize(body.length);
     const start = this.size;
-    this.writeRecord(body.length, (dst, at) => dst.set(body, at), [body]);
+    const at = this.stage(HEADER_SIZE + body.length);
+    if (at < 0) this.writeRecordDirect([body]);
+    else {
+      this.staging.set(body, at + HEADER_SIZE);
+      this.sealStaged(at, body.length);
+    }
     return framePointers(start, body.length, k, this.id);
   }
 
@@ -282,21 +295,23 @@ export class Writer {
     let at = this.flushed;
     for (let i = 0; i < records.length; i += k) {
       const chunk = records.slice(i, i + k);
-      const { rids, values, rawLength } = checkRecords(chunk, () => invalidArgument('missing rid'));
+      const rids: (bigint | number)[] = [];
+      const values: Uint8Array[] = [];
+      const rawLength = checkRecordsInto(chunk, missingRid, rids, values);
       const bodyLength = framePrefixLength(rids.length) + rawLength;
       checkBodySize(bodyLength);
       const frameIovs = 2 + values.length;
       const frameBytes = HEADER_SIZE + bodyLength;
       if (queue.length > 0 && (queue.length + frameIovs > MAX_IOVS || queueBytes + frameBytes > maxBytes)) drain();
       const head = new Uint8Array(HEADER_SIZE + framePrefixLength(rids.length));
-      writeFramePrefix(head, HEADER_SIZE, 0, 0, 0n, rids, values);
+      writeFramePrefix(head, HEADER_SIZE, { flags: 0, reserved: 0, dictId: 0n, rids, values, stored: undefined });
       const prefix = head.subarray(HEADER_SIZE);
       writeRecordHeader(head, 0, RECORD_FLAG_GROUPED, 0n, [prefix, ...values]);
       queue.push(head.subarray(0, HEADER_SIZE), prefix, ...values);
       queueBytes += frameBytes;
       ptrs.push(...framePointers(at, bodyLength, rids.length, this.id));
       at += frameBytes;
-      addStats(stats, { records: rids.length, rawPayloadBytes: rawLength, storedPayloadBytes: rawLength, attempted: false, kept: false, encodeNs: 0 });
+      addStats(stats, rawFrameStats(rids.length, rawLength));
     }
     drain(); // always, so that the caller's arrays are not retained
     return { ptrs, stats };
@@ -380,51 +395,46 @@ export class Writer {
     if (this.closed) throw new ValueLogError('CLOSED', `valuelog: writer for ${segmentFileName(this.id)} is closed`);
   }
 
-  /** Lays out a prepared frame as one grouped record and returns its pointers. */
-  private writeParts(parts: FrameParts): ValuePtr[] {
+  /**
+   * Writes a decided frame as one grouped record and returns its pointers: laid out
+   * and checksummed in place in the staging buffer when it fits, otherwise straight to storage.
+   */
+  private writeFrame(frame: FrameContent, bodyLength: number): ValuePtr[] {
     const start = this.size;
-    const { rids, values, stored, bodyLength } = parts;
-    this.writeRecord(
-      bodyLength,
-      (dst, at) => {
-        let p = writeFramePrefix(dst, at, parts.flags, parts.reserved, parts.dictId, rids, values);
-        if (stored) dst.set(stored, p);
-        else
-          for (const v of values) {
-            dst.set(v, p);
-            p += v.length;
-          }
-      },
-      undefined,
-      parts,
-    );
-    return framePointers(start, bodyLength, rids.length, this.id);
+    const at = this.stage(HEADER_SIZE + bodyLength);
+    if (at < 0) {
+      const prefix = new Uint8Array(framePrefixLength(frame.rids.length));
+      writeFramePrefix(prefix, 0, frame);
+      this.writeRecordDirect(frame.stored ? [prefix, frame.stored] : [prefix, ...frame.values]);
+    } else {
+      writeFrameBody(this.staging, at + HEADER_SIZE, frame);
+      this.sealStaged(at, bodyLength);
+    }
+    return framePointers(start, bodyLength, frame.rids.length, this.id);
   }
 
   /**
-   * Writes one grouped record of `bodyLength`: into the staging buffer when it fits (the body is
-   * laid out in place and checksummed there), otherwise straight to storage.
+   * Makes room for a record of `total` bytes in the staging buffer and returns where it starts there,
+   * or -1 when it is larger than the buffer (it then goes to storage with writeRecordDirect).
    */
-  private writeRecord(bodyLength: number, layOut: (dst: Uint8Array, at: number) => void, bodyParts?: Uint8Array[], parts?: FrameParts): void {
-    const total = HEADER_SIZE + bodyLength;
-    if (total <= this.staging.length) {
-      if (this.pending + total > this.staging.length) this.flushStaging();
-      const at = this.pending;
-      layOut(this.staging, at + HEADER_SIZE);
-      writeRecordHeader(this.staging, at, RECORD_FLAG_GROUPED, 0n, [this.staging.subarray(at + HEADER_SIZE, at + total)]);
-      this.pending += total;
-      return;
-    }
-    // Larger than the buffer: header and body go to storage directly, in one writev where possible.
-    let body: Uint8Array[];
-    if (bodyParts) body = bodyParts;
-    else {
-      const prefix = new Uint8Array(framePrefixLength(parts!.rids.length));
-      writeFramePrefix(prefix, 0, parts!.flags, parts!.reserved, parts!.dictId, parts!.rids, parts!.values);
-      body = parts!.stored ? [prefix, parts!.stored] : [prefix, ...parts!.values];
-    }
+  private stage(total: number): number {
+    if (total > this.staging.length) return -1;
+    if (this.pending + total > this.staging.length) this.flushStaging();
+    return this.pending;
+  }
+
+  /** Writes the header of the grouped record whose body was laid out after staging[at + 20] and keeps it. */
+  private sealStaged(at: number, bodyLength: number): void {
+    sealRecord(this.staging, at, RECORD_FLAG_GROUPED, 0, bodyLength);
+    this.pending += HEADER_SIZE + bodyLength;
+  }
+
+  /** A grouped record larger than the buffer: its header and body go to storage, in one writev where possible. */
+  private writeRecordDirect(body: Uint8Array[]): void {
     const header = new Uint8Array(HEADER_SIZE);
-    writeRecordHeader(header, 0, RECORD_FLAG_GROUPED, 0n, body);
+    writeRecordHeader(header, 0, RECORD_FLAG_GROUPED, 0, body);
+    let total = HEADER_SIZE;
+    for (const b of body) total += b.length;
     this.flushStaging();
     this.writeDirect([header, ...body], total);
   }
@@ -498,6 +508,10 @@ async function openForAppend(storage: StorageBackend, fileId: number): Promise<S
   }
   // A new segment: the backend makes its directory entry durable when it creates the file.
   return storage.open(name, { create: true });
+}
+
+function missingRid(): ValueLogError {
+  return invalidArgument('missing rid');
 }
 
 function framePointers(recordStart: number, bodyLength: number, k: number, fileId: number): ValuePtr[] {

@@ -22,6 +22,7 @@ import {
   MemoryStorage,
   ptrRecordLength,
   ptrSubIndex,
+  RECORD_FLAG_GROUPED,
   Reader,
   segmentFileName,
   trainDictionary,
@@ -32,6 +33,7 @@ import {
   type StorageBackend,
   type ValuePtr,
 } from '../src/index.js';
+import { groupedPtrLength } from '../src/format/pointer.js';
 import { backends } from './env.js';
 import { expectCode, expectCodeAsync, jsonDocs, noise, utf8 } from './helpers.js';
 
@@ -632,6 +634,150 @@ sinkTest('limits.maxRecordSize is enforced on write', () => {
   } finally {
     limits.maxRecordSize = saved;
   }
+});
+
+// The writer's raw-frame fast path (no dictionary, no block compression: numbers as RIDs without a
+// BigInt, one CRC pass in the staging buffer) against an independent DataView/BigInt encoding of the
+// same grouped record, and against the general path (the FramePreparer) for stats and errors.
+function referenceRecord(records: readonly { rid: bigint | number; value: Uint8Array }[]): Uint8Array {
+  const k = records.length;
+  const raw = records.reduce((n, r) => n + r.value.length, 0);
+  const body = 16 + 12 * k + raw;
+  const out = new Uint8Array(HEADER_SIZE + body);
+  const dv = new DataView(out.buffer);
+  dv.setUint8(4, 1); // record version
+  dv.setUint8(5, RECORD_FLAG_GROUPED);
+  dv.setUint32(16, body, true);
+  dv.setUint8(20, 1); // frame version; flags, reserved and dictId stay 0
+  dv.setUint8(22, k);
+  let p = 32;
+  for (const r of records) (dv.setBigUint64(p, BigInt(r.rid), true), (p += 8));
+  let off = 0;
+  dv.setUint32(p, 0, true);
+  for (const r of records) dv.setUint32((p += 4), (off += r.value.length), true);
+  p += 4;
+  for (const r of records) (out.set(r.value, p), (p += r.value.length));
+  dv.setUint32(0, crc32c(out.subarray(4)), true);
+  return out;
+}
+
+function capture(): { sink: { write(p: Uint8Array): number }; bytes(): Uint8Array } {
+  const chunks: Uint8Array[] = [];
+  return {
+    sink: { write: (p) => (chunks.push(p.slice()), p.length) },
+    bytes: () => {
+      const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const c of chunks) (out.set(c, at), (at += c.length));
+      return out;
+    },
+  };
+}
+
+sinkTest('raw frames: the fast path writes the same bytes, pointers and stats as the reference and the general path', () => {
+  const ridKinds: ((i: number) => bigint | number)[] = [
+    (i) => i + 1,
+    (i) => BigInt(i + 1),
+    (i) => 2 ** 32 - 1 + i,
+    (i) => Number.MAX_SAFE_INTEGER - i,
+    (i) => 2n ** 53n + BigInt(i),
+    (i) => 2n ** 64n - 1n - BigInt(i),
+    (i) => (i % 2 ? 2n ** 63n + BigInt(i) : i * 0x10001 + 1),
+  ];
+  const sizes = [0, 1, 7, 100, 1024, 0, 4096, 3];
+  const sets: { rid: bigint | number; value: Uint8Array }[][] = [];
+  for (const k of [1, 2, 3, 8, 31, 64, 127, 128])
+    for (const [j, rid] of ridKinds.entries()) sets.push(Array.from({ length: k }, (_, i) => ({ rid: rid(i), value: noise(sizes[(i + j) % sizes.length]!, k * 131 + i) })));
+  sets.push([{ rid: 5, value: new Uint8Array(0) }]);
+  sets.push([{ rid: 9, value: noise(70_000, 3) }]); // larger than the 64 KiB buffer: straight to the sink
+  sets.push(Array.from({ length: 128 }, (_, i) => ({ rid: 2n ** 53n - 64n + BigInt(i), value: new Uint8Array(0) })));
+
+  const fast = capture();
+  const w = Writer.fromSink(fast.sink, F1, { bufferSize: 64 * 1024 });
+  const viaPreparer = capture();
+  const general = Writer.fromSink(viaPreparer.sink, F1, { bufferSize: 64 * 1024 });
+  const preparer = new FramePreparer(true);
+  const expected: Uint8Array[] = [];
+  for (const [n, records] of sets.entries()) {
+    const opts = n % 3 === 0 ? {} : n % 3 === 1 ? { dictId: 0 } : { dictId: 0n, dict: utf8('ignored without a dictionary id') };
+    const start = w.size;
+    const { ptrs, stats } = w.appendFrame(records, opts);
+    const ref = referenceRecord(records);
+    expected.push(ref);
+    const parts = preparer.prepareParts(0, undefined, records);
+    assert.equal(stats, parts.stats, `stats of set ${n}`);
+    assert.equal(preparer.compressionHints(), { noBenefit: 0, skipRemain: 0, skipDictId: 0n });
+    assert.is(w.size, start + ref.length);
+    assert.equal(
+      ptrs,
+      records.map((_, i) => ({ offset: start + 4, length: groupedPtrLength(ref.length - 4, i), fileId: F1 })),
+    );
+    assert.equal(general.appendEncodedFrame(preparer.prepareFrame(0, undefined, records).body, records.length), ptrs);
+    // encodeFrame + encodeRecord (the format functions) agree too.
+    assert.equal(encodeRecord(RECORD_FLAG_GROUPED, 0n, encodeFrame(0, undefined, records).body), ref, `encodeFrame of set ${n}`);
+  }
+  w.flush();
+  general.flush();
+  const all = capture();
+  for (const e of expected) all.sink.write(e);
+  assert.equal(fast.bytes(), all.bytes());
+  assert.equal(viaPreparer.bytes(), all.bytes());
+  // One value per frame through append, as ValueLog and the benchmarks use it.
+  const one = capture();
+  const a = Writer.fromSink(one.sink, F1);
+  a.append(2 ** 40 + 3, utf8('v'));
+  a.append(7n, new Uint8Array(0));
+  a.flush();
+  const both = capture();
+  both.sink.write(referenceRecord([{ rid: 2 ** 40 + 3, value: utf8('v') }]));
+  both.sink.write(referenceRecord([{ rid: 7n, value: new Uint8Array(0) }]));
+  assert.equal(one.bytes(), both.bytes());
+});
+
+sinkTest('raw frames: invalid records throw the same errors on the fast path and the general path, and write nothing', () => {
+  const v = utf8('x');
+  const cases: [string, unknown, string][] = [
+    ['not an array', { rid: 1, value: v }, 'INVALID_ARGUMENT'],
+    ['129 records', Array.from({ length: 129 }, (_, i) => ({ rid: i + 1, value: v })), 'RECORD_TOO_LARGE'],
+    ['null record', [null], 'INVALID_ARGUMENT'],
+    ['string value', [{ rid: 1, value: 'x' }], 'INVALID_ARGUMENT'],
+    ['array value', [{ rid: 1, value: [1] }], 'INVALID_ARGUMENT'],
+    ['rid 0', [{ rid: 0, value: v }], 'INVALID_ARGUMENT'],
+    ['rid 0n', [{ rid: 2, value: v }, { rid: 0n, value: v }], 'INVALID_ARGUMENT'],
+    ['rid -0', [{ rid: -0, value: v }], 'INVALID_ARGUMENT'],
+    ['rid -1', [{ rid: -1, value: v }], 'INVALID_ARGUMENT'],
+    ['rid -1n', [{ rid: -1n, value: v }], 'INVALID_ARGUMENT'],
+    ['rid 2^53', [{ rid: 2 ** 53, value: v }], 'INVALID_ARGUMENT'],
+    ['rid 2^64 as bigint', [{ rid: 2n ** 64n, value: v }], 'INVALID_ARGUMENT'],
+    ['rid 1.5', [{ rid: 1.5, value: v }], 'INVALID_ARGUMENT'],
+    ['rid NaN', [{ rid: NaN, value: v }], 'INVALID_ARGUMENT'],
+    ['rid Infinity', [{ rid: Infinity, value: v }], 'INVALID_ARGUMENT'],
+    ['rid string', [{ rid: '1', value: v }], 'INVALID_ARGUMENT'],
+    ['rid missing', [{ value: v }], 'INVALID_ARGUMENT'],
+  ];
+  const fast = Writer.fromSink(undefined, F1);
+  const general = Writer.fromSink(undefined, F1);
+  general.setBlockCompression(BlockCodec.LZ4, true);
+  const preparer = new FramePreparer(true);
+  const check = (what: string, records: unknown, code: string) => {
+    const a = expectCode(() => fast.appendFrame(records as never), code as never, what);
+    const b = expectCode(() => general.appendFrame(records as never), code as never, what);
+    const c = expectCode(() => preparer.prepareParts(0, undefined, records as never), code as never, what);
+    assert.is(a.message, b.message, what);
+    assert.is(a.message, c.message, what);
+  };
+  for (const [what, records, code] of cases) check(what, records, code);
+  const saved = limits.maxRecordSize;
+  try {
+    limits.maxRecordSize = 1000;
+    check('payload above the limit', [{ rid: 1, value: new Uint8Array(1001) }], 'RECORD_TOO_LARGE');
+    check('body above the limit', Array.from({ length: 9 }, (_, i) => ({ rid: i + 1, value: new Uint8Array(100) })), 'RECORD_TOO_LARGE');
+  } finally {
+    limits.maxRecordSize = saved;
+  }
+  assert.is(fast.size, 0);
+  assert.is(general.size, 0);
+  assert.equal(fast.appendFrame([]), { ptrs: [], stats: { records: 0, rawPayloadBytes: 0, storedPayloadBytes: 0, attempted: false, kept: false, encodeNs: 0 } });
 });
 sinkTest.run();
 

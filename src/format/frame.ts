@@ -2,6 +2,7 @@
 // reserved/codec id, dictId u64), K RIDs (u64), K+1 offsets (u32) into the decoded payload, then
 // the stored payload: raw, zstd with dictionary, plain zstd, Snappy raw or LZ4 block.
 import { lz4Compress, lz4Decompress, snappyCompress, snappyDecompress, zstdCompress, zstdDecompress } from '../codec/codecs.js';
+import { putU32, putU64 } from './bytes.js';
 import { asValueLogError, corrupt, invalidArgument, tooLarge, UnsupportedBlockCodecError, ValueLogError } from '../errors.js';
 import { FRAME_FLAG_COMPRESSED, FRAME_HEADER_SIZE, FRAME_VERSION, HEADER_SIZE, limits, MAX_FRAME_K, effectiveMaxRecordSize } from '../limits.js';
 
@@ -69,24 +70,35 @@ export interface CheckedRecords {
  * INVALID_ARGUMENT "missing rid" for the writer).
  */
 export function checkRecords(records: readonly LogRecord[], ridZero: () => ValueLogError): CheckedRecords {
+  const rids: (bigint | number)[] = [];
+  const values: Uint8Array[] = [];
+  const rawLength = checkRecordsInto(records, ridZero, rids, values);
+  for (let i = 0; i < rids.length; i++) rids[i] = BigInt(rids[i]!);
+  return { rids: rids as bigint[], values, rawLength };
+}
+
+/**
+ * checkRecords without the BigInt conversion: appends each record's RID (as given, once checked) and
+ * value to `rids` and `values`, and returns the raw payload length. writeFramePrefix takes either form.
+ */
+export function checkRecordsInto(records: readonly LogRecord[], ridZero: () => ValueLogError, rids: (bigint | number)[], values: Uint8Array[]): number {
   if (!Array.isArray(records)) throw invalidArgument('records must be an array');
   if (records.length === 0) throw corrupt('frame with zero records');
   if (records.length > MAX_FRAME_K) throw tooLarge(`frame of ${records.length} records exceeds ${MAX_FRAME_K}`);
-  const rids: bigint[] = [];
-  const values: Uint8Array[] = [];
   let raw = 0;
   for (const r of records) {
     if (r === null || typeof r !== 'object' || !(r.value instanceof Uint8Array)) throw invalidArgument('each record needs { rid, value: Uint8Array }');
-    const rid = toU64(r.rid, 'rid');
-    if (rid === 0n) throw ridZero();
-    rids.push(rid);
+    const rid = r.rid;
+    if (typeof rid === 'number' && rid > 0 && Number.isSafeInteger(rid)) rids.push(rid); // the common case, without a BigInt
+    else if (toU64(rid, 'rid') === 0n) throw ridZero();
+    else rids.push(rid);
     values.push(r.value);
     raw += r.value.length;
   }
   if (raw > 0xffffffff) throw tooLarge(`frame payload of ${raw} bytes does not fit u32`);
   if (limits.maxRecordSize > 0 && raw > limits.maxRecordSize) throw tooLarge(`frame payload of ${raw} bytes exceeds limits.maxRecordSize`);
   checkBodySize(framePrefixLength(records.length) + raw);
-  return { rids, values, rawLength: raw };
+  return raw;
 }
 
 /** Rejects a body whose record (20 + body) would exceed the record limit. */
@@ -97,62 +109,62 @@ export function checkBodySize(bodyLength: number): void {
   }
 }
 
-/** Writes the frame header, RIDs and offsets (from the value lengths) at dst[at..]; returns the end. */
-export function writeFramePrefix(
-  dst: Uint8Array,
-  at: number,
-  flags: number,
-  reserved: number,
-  dictId: bigint,
-  rids: readonly bigint[],
-  values: readonly Uint8Array[],
-): number {
-  const k = rids.length;
-  const dv = new DataView(dst.buffer, dst.byteOffset + at, framePrefixLength(k));
-  dv.setUint8(0, FRAME_VERSION);
-  dv.setUint8(1, flags);
-  dv.setUint8(2, k);
-  dv.setUint8(3, reserved);
-  dv.setBigUint64(4, dictId, true);
-  let p = FRAME_HEADER_SIZE;
-  for (const rid of rids) {
-    dv.setBigUint64(p, rid, true);
-    p += 8;
-  }
-  let off = 0;
-  dv.setUint32(p, 0, true);
-  p += 4;
-  for (const v of values) {
-    off += v.length;
-    dv.setUint32(p, off, true);
-    p += 4;
-  }
-  return at + p;
+/** A frame as decided: header fields, the records' RIDs and values, and the stored payload if compressed. */
+export interface FrameContent {
+  flags: number;
+  reserved: number;
+  dictId: bigint;
+  rids: readonly (bigint | number)[];
+  values: readonly Uint8Array[];
+  /** Compressed payload when compression was kept; otherwise the values are stored raw. */
+  stored: Uint8Array | undefined;
 }
 
-/** Builds a frame body: prefix, then either the stored (compressed) payload or the raw values. */
-export function assembleFrameBody(
-  flags: number,
-  reserved: number,
-  dictId: bigint,
-  rids: readonly bigint[],
-  values: readonly Uint8Array[],
-  stored: Uint8Array | undefined,
-  dst?: Uint8Array,
-): Uint8Array {
-  const prefix = framePrefixLength(rids.length);
-  let storedLen = 0;
-  if (stored) storedLen = stored.length;
-  else for (const v of values) storedLen += v.length;
-  const total = prefix + storedLen;
+/** Writes the frame header, RIDs and offsets (from the value lengths) at dst[at..]; returns the end. */
+export function writeFramePrefix(dst: Uint8Array, at: number, f: FrameContent): number {
+  const { rids, values } = f;
+  const k = rids.length;
+  dst[at] = FRAME_VERSION;
+  dst[at + 1] = f.flags;
+  dst[at + 2] = k;
+  dst[at + 3] = f.reserved;
+  putU64(dst, at + 4, f.dictId === 0n ? 0 : f.dictId);
+  let p = at + FRAME_HEADER_SIZE;
+  for (let i = 0; i < k; i++, p += 8) putU64(dst, p, rids[i]!);
+  let off = 0;
+  putU32(dst, p, 0);
+  p += 4;
+  for (let i = 0; i < k; i++, p += 4) {
+    off += values[i]!.length;
+    putU32(dst, p, off);
+  }
+  return p;
+}
+
+/** Writes the whole body at dst[at..]: the prefix, then the stored payload or the raw values; returns the end. */
+export function writeFrameBody(dst: Uint8Array, at: number, f: FrameContent): number {
+  let p = writeFramePrefix(dst, at, f);
+  if (f.stored) return (dst.set(f.stored, p), p + f.stored.length);
+  for (let i = 0; i < f.values.length; i++) {
+    dst.set(f.values[i]!, p);
+    p += f.values[i]!.length;
+  }
+  return p;
+}
+
+/** The length of a frame's body: prefix and stored payload. */
+export function frameBodyLength(f: FrameContent): number {
+  let stored = 0;
+  if (f.stored) stored = f.stored.length;
+  else for (const v of f.values) stored += v.length;
+  return framePrefixLength(f.rids.length) + stored;
+}
+
+/** Builds a frame body as a new array, or in `dst`'s buffer when it is large enough. */
+export function assembleFrameBody(f: FrameContent, dst?: Uint8Array): Uint8Array {
+  const total = frameBodyLength(f);
   const body = dst !== undefined && dst.buffer.byteLength - dst.byteOffset >= total ? new Uint8Array(dst.buffer, dst.byteOffset, total) : new Uint8Array(total);
-  let p = writeFramePrefix(body, 0, flags, reserved, dictId, rids, values);
-  if (stored) body.set(stored, p);
-  else
-    for (const v of values) {
-      body.set(v, p);
-      p += v.length;
-    }
+  writeFrameBody(body, 0, f);
   return body;
 }
 
@@ -313,7 +325,7 @@ export function encodeFrame(
     stored = zstdCompress(raw, { level: opts.level ?? 1, entropy: opts.entropy ?? false, dict: { id, bytes: dict! }, maxOutput: rawLength - 1 });
   }
   const flags = stored ? FRAME_FLAG_COMPRESSED : 0;
-  const body = assembleFrameBody(flags, 0, id, rids, values, stored);
+  const body = assembleFrameBody({ flags, reserved: 0, dictId: id, rids, values, stored });
   checkBodySize(body.length);
   return { body, header: { version: FRAME_VERSION, flags, k: rids.length, reserved: 0, dictId: id } };
 }

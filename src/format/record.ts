@@ -3,6 +3,7 @@
 // header[4:20] and the payload.
 import { crc32c } from '../codec/codecs.js';
 import { corrupt, tooLarge } from '../errors.js';
+import { putU32, putU64 } from './bytes.js';
 import { HEADER_SIZE, limits, RECORD_FLAG_GROUPED, VERSION } from '../limits.js';
 
 export interface RecordHeader {
@@ -55,17 +56,31 @@ export function recordChecksum(header: Uint8Array, headerAt: number, payload: re
  * Writes a complete header (CRC included) at dst[at..at+20) for a payload given as parts whose
  * concatenation is the payload.
  */
-export function writeRecordHeader(dst: Uint8Array, at: number, flags: number, rid: bigint, payload: readonly Uint8Array[]): void {
+export function writeRecordHeader(dst: Uint8Array, at: number, flags: number, rid: bigint | number, payload: readonly Uint8Array[]): void {
   let len = 0;
   for (const p of payload) len += p.length;
+  writeHeaderFields(dst, at, flags, rid, len);
+  putU32(dst, at, recordChecksum(dst, at, payload));
+}
+
+/**
+ * Writes a complete header at dst[at..at+20) for the `payloadLength` bytes that already follow it in
+ * dst: header[4:20] and the payload are contiguous, so the CRC is one pass over dst[at+4..].
+ */
+export function sealRecord(dst: Uint8Array, at: number, flags: number, rid: bigint | number, payloadLength: number): void {
+  writeHeaderFields(dst, at, flags, rid, payloadLength);
+  putU32(dst, at, crc32c(dst.subarray(at + 4, at + HEADER_SIZE + payloadLength)));
+}
+
+/** header[4:20]: version, flags, reserved, RID, ValueLen (after the size check). */
+function writeHeaderFields(dst: Uint8Array, at: number, flags: number, rid: bigint | number, len: number): void {
   checkRecordSize(len);
-  const dv = new DataView(dst.buffer, dst.byteOffset + at, HEADER_SIZE);
-  dv.setUint8(4, VERSION);
-  dv.setUint8(5, flags);
-  dv.setUint16(6, 0, true);
-  dv.setBigUint64(8, rid, true);
-  dv.setUint32(16, len, true);
-  dv.setUint32(0, recordChecksum(dst, at, payload), true);
+  dst[at + 4] = VERSION;
+  dst[at + 5] = flags;
+  dst[at + 6] = 0;
+  dst[at + 7] = 0;
+  putU64(dst, at + 8, rid);
+  putU32(dst, at + 16, len);
 }
 
 /** A whole record (header + payload) as one new array. */
