@@ -31,6 +31,7 @@ interface ServerModule {
   startServer(o: { routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> }): Promise<{ url: string; close(): Promise<void> }>;
   rewriteImports(code: string): string;
   CHROMIUM_PATH: string;
+  relayConsole(page: PwPage): void;
   /** Headless Chromium on a fresh on-disk profile (see server.mjs for why on disk). */
   launchChromium(): Promise<{ version: string; newPage(): Promise<PwPage>; close(): Promise<void> }>;
 }
@@ -84,12 +85,7 @@ let version = 'unknown';
 try {
   ctx = await server.launchChromium();
   const page = await ctx.newPage();
-  page.on('console', (m) => {
-    const t = m.text();
-    if (t.startsWith('\u0001')) process.stdout.write(t.slice(1));
-    else if (m.type() === 'error') process.stdout.write(`[page] ${t}\n`);
-  });
-  page.on('pageerror', (e) => process.stdout.write(`[page error] ${e.message}\n`));
+  server.relayConsole(page);
   await page.goto(`${srv.url}/bench/browser.html#${encodeURIComponent(JSON.stringify(params))}`);
   // The user agent string is reduced (150.0.0.0); the browser object knows the full version.
   version = ctx.version;

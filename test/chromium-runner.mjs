@@ -2,7 +2,7 @@
 // Debian Chromium (playwright-core), and runs the compiled test files in a dedicated worker with OPFS.
 // Prints uvu's output and summary like test/uvu-runner.mjs does. Usage: node test/chromium-runner.mjs [dir] [prefix]
 import { relative, resolve } from 'node:path';
-import { launchChromium, repoRoot, startServer } from './browser/server.mjs';
+import { launchChromium, relayConsole, repoRoot, startServer } from './browser/server.mjs';
 import { reportNotRun, selectTestFiles } from './test-files.mjs';
 
 const [dir = 'build/test', prefix = ''] = process.argv.slice(2);
@@ -15,12 +15,7 @@ let code = 1;
 try {
   browser = await launchChromium();
   const page = await browser.newPage();
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (text.startsWith('\u0001')) process.stdout.write(text.slice(1));
-    else if (msg.type() === 'error') process.stdout.write(`[page] ${text}\n`);
-  });
-  page.on('pageerror', (e) => process.stdout.write(`[page error] ${e.message}\n`));
+  relayConsole(page);
   const urlDir = '/' + relative(repoRoot, resolve(dir)).split('\\').join('/');
   console.log(`chromium ${browser.version} (on-disk profile): ${run.length} test files`);
   reportNotRun(notRun);

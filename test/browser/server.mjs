@@ -159,3 +159,16 @@ export async function launchChromium({ profile: keep, ...options } = {}) {
     },
   };
 }
+
+/**
+ * Relays a page's output to stdout: console messages that start with \u0001 are text the page (or
+ * its worker) streams as is; console errors and uncaught page errors are prefixed.
+ */
+export function relayConsole(page) {
+  page.on('console', (m) => {
+    const t = m.text();
+    if (t.startsWith('\u0001')) process.stdout.write(t.slice(1));
+    else if (m.type() === 'error') process.stdout.write(`[page] ${t}\n`);
+  });
+  page.on('pageerror', (e) => process.stdout.write(`[page error] ${e.message}\n`));
+}
