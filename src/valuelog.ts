@@ -4,6 +4,7 @@
 // store beside the segments (src/dictionaries.ts) and trains them from a bounded sample of recent values.
 import { DictionaryStore, SampleReservoir, type DamagedDictionary, type DictionaryInfo } from './dictionaries.js';
 import { invalidArgument, ValueLogError } from './errors.js';
+import { booleanOption, checkOptionKeys, describe, functionOption, intOption, numberOption } from './options.js';
 import { BlockCodec, framePrefixLength, type LogRecord } from './format/frame.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
@@ -184,7 +185,7 @@ const MIN_TRAINING_SAMPLES = 8;
 /** 'auto' trains only when LZ4 shows the data compresses at all (observed ratio below this). */
 const AUTO_TRAIN_MAX_LZ4_RATIO = 0.9;
 
-type NormalizedOptions = Required<Omit<ValueLogOptions, 'salvage' | 'dictionary'>> & { dictionary: Required<DictionaryOptions> };
+type NormalizedOptions = Required<Omit<ValueLogOptions, 'dictionary'>> & { dictionary: Required<DictionaryOptions> };
 
 interface Lane {
   index: number;
@@ -258,6 +259,7 @@ export class ValueLog {
    * tail is truncated and reported, and writing continues after the last valid record.
    */
   static async open(storage: StorageBackend, options: ValueLogOptions = {}): Promise<ValueLog> {
+    checkStorageBackend(storage);
     const opts = normalizeOptions(options);
     const byLane = new Map<number, number[]>();
     for (const name of await storage.list()) {
@@ -278,11 +280,11 @@ export class ValueLog {
       // The highest segment may be an empty one opened ahead of rotation: then the one before it was
       // still being written when the process stopped, and its tail needs recovery too.
       const scanSeqs = [seq];
-      const last = await recoverSegment(storage, encodeFileId(lane, seq), options.salvage === true);
+      const last = await recoverSegment(storage, encodeFileId(lane, seq), opts.salvage);
       const reports = [last];
       if (last.validBytes === 0 && seqs.length > 1) {
         scanSeqs.unshift(seqs[seqs.length - 2]!);
-        reports.unshift(await recoverSegment(storage, encodeFileId(lane, scanSeqs[0]!), options.salvage === true));
+        reports.unshift(await recoverSegment(storage, encodeFileId(lane, scanSeqs[0]!), opts.salvage));
       }
       for (const r of reports) {
         if (r.maxRid > maxRid) maxRid = r.maxRid;
@@ -326,7 +328,7 @@ export class ValueLog {
     this.checkOpen();
     if (!Array.isArray(values)) throw invalidArgument('putMany expects an array of Uint8Array');
     for (const v of values) if (!(v instanceof Uint8Array)) throw invalidArgument('every value must be a Uint8Array');
-    const lane = this.lane(opts.lane);
+    const lane = this.lane(checkOptionKeys(opts, 'put options', PUT_OPTION_KEYS).lane as number | undefined);
     const ptrs: ValuePtr[] = [];
     let i = 0;
     while (i < values.length) {
@@ -433,6 +435,8 @@ export class ValueLog {
    */
   async trainDictionary(opts: DictionaryTrainOptions = {}): Promise<bigint> {
     this.checkOpen();
+    const o = checkOptionKeys(opts, 'trainDictionary options', ['samples', 'size']);
+    if (o.size !== undefined) intOption(o, 'size', 'trainDictionary options', 0, 256, 16 * 1024 * 1024, 'bytes');
     const samples = opts.samples ?? this.reservoir?.samples() ?? [];
     if (!Array.isArray(samples)) throw invalidArgument('samples must be an array of Uint8Array');
     if (samples.length < MIN_TRAINING_SAMPLES) {
@@ -563,7 +567,9 @@ export class ValueLog {
    */
   markDead(ptrs: ValuePtr | readonly ValuePtr[]): number {
     this.checkOpen();
+    if (ptrs === null || typeof ptrs !== 'object') throw invalidArgument(`markDead expects a value pointer or an array of them, got ${describe(ptrs)}`);
     const list = Array.isArray(ptrs) ? ptrs : [ptrs as ValuePtr];
+    for (const ptr of list) checkValuePtr(ptr); // all checked before any is marked
     let added = 0;
     for (const ptr of list) {
       if (this.garbage.isDead(ptr)) continue;
@@ -582,10 +588,10 @@ export class ValueLog {
    */
   async compact(opts: CompactOptions = {}): Promise<PointerRemap> {
     this.checkOpen();
-    const minRatio = opts.minGarbageRatio ?? 0.5;
-    const maxBytes = opts.maxBytes ?? Infinity;
-    if (!(minRatio >= 0 && minRatio <= 1)) throw invalidArgument(`minGarbageRatio must be in 0..1, got ${String(opts.minGarbageRatio)}`);
-    if (!(maxBytes > 0)) throw invalidArgument(`maxBytes must be positive, got ${String(opts.maxBytes)}`);
+    const o = checkOptionKeys(opts, 'compact options', COMPACT_OPTION_KEYS);
+    const minRatio = numberOption(o, 'minGarbageRatio', 'compact options', 0.5, 0, 1);
+    const maxBytes = numberOption(o, 'maxBytes', 'compact options', Infinity, 1, Infinity, true);
+    const onProgress = functionOption<NonNullable<CompactOptions['onProgress']>>(o, 'onProgress', 'compact options');
     await this.commit();
     const candidates = this.stats()
       .segments.filter((x) => !x.active && !x.zombie && x.bytes > 0 && x.garbageRatio >= minRatio && !this.isSpare(x.fileId))
@@ -600,12 +606,12 @@ export class ValueLog {
     }
     const total = chosen.reduce((a, x) => a + x.bytes, 0);
     let done = 0;
-    opts.onProgress?.(0, total);
+    onProgress?.(0, total);
     for (const seg of chosen) {
       await this.compactSegment(seg.fileId, this.lanes[seg.lane] ?? this.lanes[0]!, remap);
       remap.compactedSegments.push(seg.fileId);
       done += seg.bytes;
-      opts.onProgress?.(done, total);
+      onProgress?.(done, total);
     }
     await this.commit();
     for (const id of remap.compactedSegments) {
@@ -756,27 +762,42 @@ export class ValueLog {
   }
 }
 
-function normalizeOptions(o: ValueLogOptions): NormalizedOptions {
-  const segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-  if (!Number.isSafeInteger(segmentSize) || segmentSize < 64 * 1024) throw invalidArgument(`segmentSize must be an integer >= 64 KiB, got ${String(o.segmentSize)}`);
-  const lanes = o.lanes ?? 1;
-  if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANE + 1) throw invalidArgument(`lanes must be 1..${MAX_LANE + 1}, got ${String(o.lanes)}`);
-  const compression = o.compression ?? 'none';
-  if (!['none', 'snappy', 'lz4', 'zstd-dict', 'auto'].includes(compression)) {
-    throw invalidArgument(`compression must be 'none', 'snappy', 'lz4', 'zstd-dict' or 'auto', got ${JSON.stringify(compression)}`);
+/** Every option ValueLog.open knows (unknown keys are refused: a misspelling would silently change behaviour). */
+const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'salvage', 'bufferSize', 'rawFrameBytes'] as const;
+const DICTIONARY_OPTION_KEYS = ['size', 'sampleBytes', 'trainAfterBytes', 'level', 'entropy'] as const;
+const PUT_OPTION_KEYS = ['lane'] as const;
+const COMPACT_OPTION_KEYS = ['minGarbageRatio', 'maxBytes', 'onProgress'] as const;
+const COMPRESSION_MODES: readonly Compression[] = ['none', 'snappy', 'lz4', 'zstd-dict', 'auto'];
+/** Largest staging buffer: one is allocated per lane, and a write of it must stay far below 2 GiB. */
+const MAX_BUFFER = 256 * 1024 * 1024;
+
+function normalizeOptions(options: unknown): NormalizedOptions {
+  const o = checkOptionKeys(options, 'ValueLog.open options', OPEN_OPTION_KEYS);
+  const what = 'options';
+  const segmentSize = intOption(o, 'segmentSize', what, DEFAULT_SEGMENT_SIZE, 64 * 1024, Number.MAX_SAFE_INTEGER, 'bytes');
+  const lanes = intOption(o, 'lanes', what, 1, 1, MAX_LANE + 1);
+  const compression = (o.compression ?? 'none') as Compression;
+  if (!COMPRESSION_MODES.includes(compression)) {
+    throw invalidArgument(`options.compression must be 'none', 'snappy', 'lz4', 'zstd-dict' or 'auto', got ${describe(o.compression)}`);
   }
-  const bufferSize = o.bufferSize ?? DEFAULT_BUFFER;
-  const rawFrameBytes = o.rawFrameBytes ?? DEFAULT_RAW_FRAME_BYTES;
-  if (!Number.isSafeInteger(rawFrameBytes) || rawFrameBytes < 1) throw invalidArgument(`rawFrameBytes must be a positive integer, got ${String(o.rawFrameBytes)}`);
-  const d = o.dictionary ?? {};
-  const size = d.size ?? DEFAULT_DICT_SIZE;
-  if (!Number.isSafeInteger(size) || size < 256 || size > 16 * 1024 * 1024) throw invalidArgument(`dictionary.size must be an integer in 256..16 MiB, got ${String(d.size)}`);
-  const sampleBytes = d.sampleBytes ?? DEFAULT_SAMPLE_BYTES;
-  if (!Number.isSafeInteger(sampleBytes) || sampleBytes < 1024 || sampleBytes > 256 * 1024 * 1024) throw invalidArgument(`dictionary.sampleBytes must be an integer in 1 KiB..256 MiB, got ${String(d.sampleBytes)}`);
-  const trainAfterBytes = d.trainAfterBytes ?? DEFAULT_TRAIN_AFTER;
-  if (!Number.isSafeInteger(trainAfterBytes) || trainAfterBytes < 0) throw invalidArgument(`dictionary.trainAfterBytes must be a non-negative integer, got ${String(d.trainAfterBytes)}`);
-  const level = d.level ?? DEFAULT_DICT_LEVEL;
-  if (!Number.isInteger(level) || level < 1 || level > 19) throw invalidArgument(`dictionary.level must be 1..19, got ${String(d.level)}`);
-  const entropy = d.entropy ?? true;
-  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy: Boolean(entropy) } };
+  const bufferSize = intOption(o, 'bufferSize', what, DEFAULT_BUFFER, 64 * 1024, MAX_BUFFER, 'bytes');
+  const rawFrameBytes = intOption(o, 'rawFrameBytes', what, DEFAULT_RAW_FRAME_BYTES, 1, MAX_BUFFER, 'bytes');
+  const salvage = booleanOption(o, 'salvage', what, false);
+  const d = checkOptionKeys(o.dictionary, 'options.dictionary', DICTIONARY_OPTION_KEYS);
+  const dw = 'options.dictionary';
+  const size = intOption(d, 'size', dw, DEFAULT_DICT_SIZE, 256, 16 * 1024 * 1024, 'bytes');
+  const sampleBytes = intOption(d, 'sampleBytes', dw, DEFAULT_SAMPLE_BYTES, 1024, 256 * 1024 * 1024, 'bytes');
+  const trainAfterBytes = intOption(d, 'trainAfterBytes', dw, DEFAULT_TRAIN_AFTER, 0, Number.MAX_SAFE_INTEGER);
+  const level = intOption(d, 'level', dw, DEFAULT_DICT_LEVEL, 1, 19);
+  const entropy = booleanOption(d, 'entropy', dw, true);
+  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy } };
+}
+
+/** A storage backend is any object with list/open/remove: refuse a path string or a stray value early. */
+function checkStorageBackend(storage: unknown): asserts storage is StorageBackend {
+  const s = storage as Partial<StorageBackend> | null;
+  if (s === null || typeof s !== 'object' || typeof s.list !== 'function' || typeof s.open !== 'function' || typeof s.remove !== 'function') {
+    const hint = typeof storage === 'string' ? ` (for a directory, pass new NodeStorage(${JSON.stringify(storage)}))` : '';
+    throw invalidArgument(`ValueLog.open expects a StorageBackend (an object with list, open and remove), got ${describe(storage)}${hint}`);
+  }
 }

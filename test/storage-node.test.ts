@@ -109,5 +109,18 @@ node('an invalid directory argument is INVALID_ARGUMENT', () => {
   expectCode(() => new NodeStorage(undefined as unknown as string), 'INVALID_ARGUMENT');
 });
 
+node('a directory that cannot be created is an IO error, not a hang (Node recursive mkdir loops under /proc)', async () => {
+  const e = await expectCodeAsync(async () => (await new NodeStorage('/proc/valuelog-nope/sub').open('a.log', { create: true })).close(), 'IO');
+  assert.match(e.message, /cannot create directory|create directory/);
+  const e2 = await expectCodeAsync(async () => (await new NodeStorage('/proc/valuelog-nope').open('a.log', { create: true })).close(), 'IO');
+  assert.match(e2.message, /\/proc\/valuelog-nope/);
+});
+
+node('a nested directory is created level by level', async () => {
+  const st = new NodeStorage(join(dir, 'a', 'b', 'c'));
+  (await st.open('x.log', { create: true })).close();
+  assert.ok(existsSync(join(dir, 'a', 'b', 'c', 'x.log')));
+});
+
 node.run();
 

@@ -4,8 +4,8 @@
 // read-write and never in append mode (Linux ignores pwrite positions under O_APPEND), mode 0600;
 // flush is fdatasync; the directory is fsynced after a file is created or removed.
 import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync, writevSync } from 'node:fs';
-import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ValueLogError } from '../errors.js';
 import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile } from './types.js';
 
@@ -177,6 +177,42 @@ function closeQuietly(fd: number): void {
   }
 }
 
+/** Directory levels ensureDir creates at most (a path deeper than this is refused, never looped on). */
+const MAX_DIR_DEPTH = 64;
+
+/**
+ * mkdir -p without `{ recursive: true }`: Node's recursive mkdir never settles for a path under
+ * /proc (mkdir gives ENOENT although the parent exists, and it retries forever). Here each level is
+ * made once; ENOENT with an existing parent is an IO error naming the path.
+ */
+async function ensureDir(dir: string, depth = 0): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (e) {
+    const code = errno(e);
+    if (code === 'EEXIST') {
+      if ((await stat(dir)).isDirectory()) return;
+      throw new ValueLogError('IO', `valuelog: ${dir} exists and is not a directory`, { cause: e });
+    }
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir || depth >= MAX_DIR_DEPTH) throw wrap(e, 'create directory', dir, dir);
+    let parentExisted = true;
+    try {
+      await stat(parent);
+    } catch {
+      parentExisted = false;
+    }
+    if (parentExisted) throw new ValueLogError('IO', `valuelog: cannot create directory ${dir}: its parent exists but mkdir reports ENOENT (a virtual file system such as /proc?)`, { cause: e });
+    await ensureDir(parent, depth + 1);
+    try {
+      await mkdir(dir);
+    } catch (e2) {
+      if (errno(e2) !== 'EEXIST') throw wrap(e2, 'create directory', dir, dir);
+    }
+  }
+}
+
 export class NodeStorage implements StorageBackend {
   constructor(readonly dir: string) {
     if (typeof dir !== 'string' || dir.length === 0) throw new ValueLogError('INVALID_ARGUMENT', 'valuelog: NodeStorage needs a directory path');
@@ -200,7 +236,7 @@ export class NodeStorage implements StorageBackend {
     let fd: number | undefined;
     if (opts.create === true) {
       try {
-        await mkdir(this.dir, { recursive: true });
+        await ensureDir(this.dir);
         fd = openSync(path, 'wx+', 0o600); // O_RDWR | O_CREAT | O_EXCL: we know we created it
       } catch (e) {
         if (errno(e) !== 'EEXIST') throw wrap(e, 'create', name, path);
