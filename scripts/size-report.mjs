@@ -3,10 +3,12 @@
 // examples/browser. Also the inlined WebAssembly module: its bytes, its base64 text, and both gzipped.
 //
 //   npm run size                      builds the example (examples/browser/dist), prints the table
+//                                     and the npm tarball's packed and installed sizes
 //   npm run size -- --readme          ... and writes it into README.md between the size-report markers
 //
 // test/browser-example.test.ts imports sizeReport() and fails when a size passes its ceiling.
 // Needs `npm run build` first (it reads dist/).
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -58,7 +60,7 @@ function inlinedWasm(bundleFile) {
 export function sizeReport({ dist = join(repoRoot, 'dist'), exampleDist } = {}) {
   const d = (name) => join(dist, name);
   const rows = [
-    { key: 'browser', what: '`valuelog` (browser condition), page or worker', files: [d('valuelog.browser.js')] },
+    { key: 'browser', what: '`valuelog` (browser condition), page or worker, with its chunks', files: withImports(d('valuelog.browser.js')) },
     { key: 'client', what: '`valuelog/browser` client, in the page', files: [d('valuelog.client.js')] },
     { key: 'worker', what: 'its worker, `valuelog.worker.js`', files: [d('valuelog.worker.js')] },
     { key: 'clientWorker', what: 'client + worker', files: [d('valuelog.client.js'), d('valuelog.worker.js')] },
@@ -79,6 +81,23 @@ export function sizeReport({ dist = join(repoRoot, 'dist'), exampleDist } = {}) 
   for (const r of rows) Object.assign(r, measure(r.files));
   const wasm = inlinedWasm(d('valuelog.worker.js'));
   return { rows, wasm };
+}
+
+/** An ES module file and every relative module it imports, transitively (the bundle's chunks). */
+export function withImports(file, seen = new Set()) {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) withImports(join(dirname(file), m[1]), seen);
+  return [...seen];
+}
+
+/** The tarball `npm pack` would make: packed and unpacked bytes and file count (builds first: prepack). */
+export function packageSize() {
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repoRoot, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm pack --dry-run failed: ${r.stderr}`);
+  const [info] = JSON.parse(r.stdout);
+  return { packed: info.size, unpacked: info.unpackedSize, files: info.entryCount };
 }
 
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
@@ -104,6 +123,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await buildExample(exampleDist, join(repoRoot, '.cache', 'vite'));
   const text = markdown(sizeReport({ exampleDist }));
   console.log(text);
+  const pkg = packageSize();
+  console.log(`\nThe npm tarball (npm pack, dist as built now): ${kb(pkg.packed)} packed, ${kb(pkg.unpacked)} installed, ${pkg.files} files.`);
   if (process.argv.includes('--readme')) {
     const readmePath = join(repoRoot, 'README.md');
     const readme = readFileSync(readmePath, 'utf8');

@@ -1,0 +1,115 @@
+// @runtimes node: it packs and installs the package with npm once, then runs the consumer scripts in Node, Deno and Bun itself.
+// The package as users get it: `npm pack` (of the dist/ that `npm test` just built), installed with
+// scripts enabled into a fresh project in a temporary directory, then used from that project (not
+// from this repository) by consumer scripts in Node, Deno and Bun: the facade on NodeStorage, the
+// CLI from node_modules/.bin, and the entries' exports. The tarball must stay under its size budget.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = (name: string) => join(repoRoot, 'node_modules', '.bin', name);
+/** The packed tarball may not grow past this (npm's gzip of the whole package). */
+const PACKED_BUDGET = 600 * 1024;
+
+const test = suite('the npm package, installed from its tarball');
+let tmp = '';
+let project = '';
+let tarball = '';
+
+function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): { code: number; out: string } {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1', ...env } });
+  return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+test.before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'valuelog-package-'));
+  // --ignore-scripts: prepack would rebuild build/ and dist/ under the running tests; npm test built them.
+  const packed = run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], repoRoot);
+  assert.is(packed.code, 0, packed.out);
+  tarball = join(tmp, readdirSync(tmp).find((f) => f.endsWith('.tgz'))!);
+  project = join(tmp, 'consumer');
+  run('mkdir', ['-p', project], tmp);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+  // Scripts enabled, as a user installs it; no registry is needed (the package has no dependencies).
+  const installed = run('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], project);
+  assert.is(installed.code, 0, installed.out);
+});
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('the tarball is complete and within its size budget', () => {
+  const list = run('tar', ['tzf', tarball], tmp);
+  assert.is(list.code, 0, list.out);
+  const files = list.out.split('\n').filter(Boolean);
+  for (const f of ['package/dist/valuelog.node.js', 'package/dist/valuelog.browser.js', 'package/dist/valuelog.client.js', 'package/dist/valuelog.worker.js', 'package/dist/cli.js', 'package/dist/types/src/index.node.d.ts', 'package/LICENSE', 'package/README.md']) {
+    assert.ok(files.includes(f), `${f} is in the tarball`);
+  }
+  assert.not.ok(files.some((f) => f.endsWith('wasm-binary.d.ts')), 'no declaration file carries the module');
+  const size = readFileSync(tarball).length;
+  assert.ok(size < PACKED_BUDGET, `packed tarball ${size} bytes, budget ${PACKED_BUDGET}`);
+  const pkg = JSON.parse(readFileSync(join(project, 'node_modules', 'valuelog', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  for (const hook of ['preinstall', 'install', 'postinstall']) assert.not.ok(pkg.scripts?.[hook], `no ${hook} work for consumers`);
+});
+
+const consumer = `
+import { init, ValueLog, NodeStorage, ValueLogError, encodeValuePtr, decodeValuePtr } from 'valuelog';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+await init();
+const dir = mkdtempSync(join(tmpdir(), 'valuelog-consumer-'));
+const log = await ValueLog.open(new NodeStorage(dir), { compression: 'lz4' });
+const ptr = log.put(new TextEncoder().encode('{"user":"ann"}'));
+const ptrs = log.putMany([1, 2, 3].map((i) => new TextEncoder().encode('doc ' + i)));
+await log.commit();
+await log.close();
+const again = await ValueLog.open(new NodeStorage(dir));
+const back = decodeValuePtr(encodeValuePtr(ptr));
+const ok = new TextDecoder().decode(again.get(back)) === '{"user":"ann"}' && new TextDecoder().decode(again.get(ptrs[2])) === 'doc 3';
+let code = '';
+try { again.get({ ...ptr, fileId: 999 }); } catch (e) { code = e instanceof ValueLogError ? e.code : 'not a ValueLogError'; }
+await again.close();
+rmSync(dir, { recursive: true, force: true });
+console.log(JSON.stringify({ ok, code }));
+`;
+
+const runtimes: Array<[string, string, string[]]> = [
+  ['node', process.execPath, []],
+  ['deno', bin('deno'), ['run', '-A']],
+  ['bun', bin('bun'), []],
+];
+for (const [name, cmd, pre] of runtimes) {
+  test(`${name}: import 'valuelog' from the installed package, write, reopen, read, error codes`, () => {
+    const script = join(project, `consumer-${name}.mjs`);
+    writeFileSync(script, consumer);
+    const r = run(cmd, [...pre, script], project, { DENO_NO_UPDATE_CHECK: '1' });
+    assert.is(r.code, 0, r.out);
+    assert.equal(JSON.parse(r.out.trim().split('\n').pop()!), { ok: true, code: 'NOT_FOUND' }, r.out);
+  });
+}
+
+test('the CLI runs from node_modules/.bin of the consumer', () => {
+  const cli = join(project, 'node_modules', '.bin', 'valuelog');
+  assert.ok(existsSync(cli), 'npm linked the bin');
+  const r = run(cli, ['--help'], project);
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, /usage: valuelog <command>/);
+});
+
+test('the browser entries resolve from the installed package (exports map)', () => {
+  const script = join(project, 'entries.mjs');
+  writeFileSync(script, `
+const browser = await import('valuelog/browser');
+const pkg = await import('valuelog/package.json', { with: { type: 'json' } });
+console.log(JSON.stringify({ open: typeof browser.BrowserValueLog?.open, version: pkg.default.version }));
+`);
+  const r = run(process.execPath, [script], project);
+  assert.is(r.code, 0, r.out);
+  assert.equal(JSON.parse(r.out.trim().split('\n').pop()!).open, 'function', r.out);
+});
+
+test.run();
