@@ -35,6 +35,9 @@ export {
   markGrouped,
   encodeValuePtr,
   decodeValuePtr,
+  ptrToString,
+  ptrFromString,
+  PTR_STRING_LENGTH,
 } from './format/pointer.js';
 export { type RecordHeader, decodeRecordHeader, encodeRecord } from './format/record.js';
 export {

@@ -10,6 +10,12 @@ import type { ValuePtr } from '../format/pointer.js';
 import type { CompactOptions, PutOptions, ValueLogOptions, ValueLogStats } from '../valuelog.js';
 import type { Call, Reply, TabMessage, WireError } from './protocol.js';
 
+// What a page needs besides the client: the error class and codes it throws (minified, a class name
+// is useless: check `code`), the pointer type and the pointer string form (no codecs needed).
+export { ValueLogError, type ErrorCode } from '../errors.js';
+export { type ValuePtr, ptrToString, ptrFromString, PTR_STRING_LENGTH } from '../format/pointer.js';
+export type { ValueLogOptions, ValueLogStats, PutOptions, CompactOptions } from '../valuelog.js';
+
 export interface BrowserValueLogOptions extends ValueLogOptions {
   /** OPFS directory of the log (default `valuelog/<name>`). */
   dir?: string;

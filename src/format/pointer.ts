@@ -87,3 +87,52 @@ export function decodeValuePtr(bytes: Uint8Array, at = 0): ValuePtr {
 export function ptrKey(ptr: ValuePtr): string {
   return `${ptr.fileId >>> 0}:${ptr.offset}:${ptr.length >>> 0}`;
 }
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Characters of a pointer's string form: 16 bytes in unpadded base64url. */
+export const PTR_STRING_LENGTH = 22;
+
+/**
+ * The pointer as a compact, URL-safe string (22 characters: its 16-byte encodeValuePtr form in
+ * unpadded base64url), for storing in another database or using as a Map key: two pointers to the
+ * same value give the same string. ptrFromString turns it back, exactly.
+ */
+export function ptrToString(ptr: ValuePtr): string {
+  checkValuePtr(ptr);
+  const b = encodeValuePtr(ptr);
+  let s = '';
+  for (let i = 0; i < 15; i += 3) {
+    const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
+    s += B64URL[n >>> 18]! + B64URL[(n >>> 12) & 63]! + B64URL[(n >>> 6) & 63]! + B64URL[n & 63]!;
+  }
+  return s + B64URL[b[15]! >>> 2]! + B64URL[(b[15]! & 3) << 4]!;
+}
+
+/** The pointer a ptrToString string names; INVALID_ARGUMENT for anything that is not exactly such a string. */
+export function ptrFromString(s: string): ValuePtr {
+  if (typeof s !== 'string' || s.length !== PTR_STRING_LENGTH) throw invalidArgument(`a pointer string has ${PTR_STRING_LENGTH} characters, got ${typeof s === 'string' ? `${s.length}` : typeof s}`);
+  const b = new Uint8Array(VALUE_PTR_SIZE);
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < s.length; i++) {
+    const v = B64URL.indexOf(s[i]!);
+    if (v < 0) throw invalidArgument(`a pointer string is base64url; ${JSON.stringify(s[i])} at ${i} is not`);
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (o < VALUE_PTR_SIZE) b[o++] = (acc >>> bits) & 0xff;
+    }
+  }
+  // 22 characters carry 132 bits; the 4 beyond the 16 bytes must be zero, so each pointer has one string.
+  if ((acc & ((1 << bits) - 1)) !== 0) throw invalidArgument(`${JSON.stringify(s)} is not the canonical string of a pointer (trailing bits set)`);
+  let ptr: ValuePtr;
+  try {
+    ptr = decodeValuePtr(b);
+    checkValuePtr(ptr);
+  } catch (e) {
+    throw invalidArgument(`${JSON.stringify(s)} does not name a pointer: ${(e as Error).message.replace(/^valuelog: /, '')}`);
+  }
+  return ptr;
+}
