@@ -172,6 +172,25 @@ test('a worker that fails to start: open() rejects with IO and the lock passes o
   await next.close();
 });
 
+test('a worker that never answers: open() settles with LOCKED within openTimeoutMs and the lock passes on', async () => {
+  const name = `${logName}-silent`;
+  const silent = await newTab();
+  const t0 = Date.now();
+  let code = '';
+  try {
+    await vl(silent, 'open', name, { workerUrl: '/test/browser/silent-worker.js', openTimeoutMs: 700 });
+  } catch (e) {
+    code = (e as { code: string }).code;
+  }
+  assert.is(code, 'LOCKED');
+  assert.ok(Date.now() - t0 < 5_000, `open() settled after ${Date.now() - t0} ms`);
+  const next = await newTab();
+  assert.is(await vl<boolean>(next, 'open', name, { openTimeoutMs: 5_000 }), true, 'the silent tab gave the lock up');
+  await vl(next, 'close');
+  await silent.close();
+  await next.close();
+});
+
 test.after(async () => {
   await browser.close();
   await server.close();

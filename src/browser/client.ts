@@ -23,8 +23,13 @@ export interface BrowserValueLogOptions extends ValueLogOptions {
   workerUrl?: string | URL;
   /** How long a new owner retries files still held by the previous owner's worker (default 10 s). */
   lockWaitMs?: number;
-  /** How long open() waits for this tab or another to serve the log (default 30 s), then LOCKED. */
+  /**
+   * How long open() waits for this tab or another to serve the log (default 30 s), then LOCKED; this
+   * also bounds a worker of this tab that never answers (it is stopped).
+   */
   openTimeoutMs?: number;
+  /** How long close() waits for the worker to close the log (default 10 s), then stops it and rejects IO. */
+  closeTimeoutMs?: number;
 }
 
 type Pending = { resolve(v: unknown): void; reject(e: unknown): void };
@@ -152,17 +157,34 @@ export class BrowserValueLog {
     if (this.mode === 'closed') return;
     removeEventListener('pagehide', this.onPageHide);
     removeEventListener('pageshow', this.onPageShow);
-    if (this.mode === 'owner' || this.mode === 'opening') {
+    let err: unknown;
+    if (this.mode === 'owner') {
+      // A worker that never answers must not hang close(): after closeTimeoutMs it is stopped, which
+      // is a crash for the log (the next owner recovers; what was not committed is lost).
+      const timeoutMs = this.options.closeTimeoutMs ?? 10_000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await this.toWorker({ op: 'close' });
+        await Promise.race([
+          this.toWorker({ op: 'close' }),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new ValueLogError('IO', `valuelog: the log worker did not close within ${timeoutMs} ms; it was stopped (values not committed are lost)`)), timeoutMs);
+          }),
+        ]);
+      } catch (e) {
+        err = e;
       } finally {
+        clearTimeout(timer);
         this.stopOwning();
       }
+    } else if (this.mode === 'opening') {
+      // The worker has not opened the log (or never answered): nothing of ours to close in it.
+      this.stopOwning();
     }
     this.mode = 'closed';
     this.abort.abort();
     this.channel.close();
     this.failAll(new ValueLogError('CLOSED', 'valuelog: the browser log was closed'));
+    if (err !== undefined) throw err;
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -204,7 +226,7 @@ export class BrowserValueLog {
       this.failAll(this.failure);
       this.stopOwning();
     };
-    const { dir, workerUrl: _w, lockWaitMs, openTimeoutMs: _t, ...options } = this.options;
+    const { dir, workerUrl: _w, lockWaitMs, openTimeoutMs: _t, closeTimeoutMs: _c, ...options } = this.options;
     this.mode = 'opening'; // calls made meanwhile queue until the log is open
     try {
       await this.toWorker({ op: 'open', args: { dir: dir ?? `valuelog/${this.name}`, options, lockWaitMs: lockWaitMs ?? 10_000 } });
