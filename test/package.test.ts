@@ -112,4 +112,49 @@ console.log(JSON.stringify({ open: typeof browser.BrowserValueLog?.open, version
   assert.equal(JSON.parse(r.out.trim().split('\n').pop()!).open, 'function', r.out);
 });
 
+const nodeExample = `import { init, ValueLog, NodeStorage, ValueLogError, ptrToString, type ValuePtr, type ValueLogOptions } from 'valuelog';
+await init();
+const options: ValueLogOptions = { compression: 'lz4', segmentSize: 64 << 20 };
+const log = await ValueLog.open(new NodeStorage('./data'), options);
+const ptr: ValuePtr = log.put(new TextEncoder().encode('{"user":"ann"}'));
+const ptrs = log.putMany([{ user: 'bob' }].map((d) => new TextEncoder().encode(JSON.stringify(d))));
+await log.commit();
+const snap = await log.snapshot();
+console.log(snap.get(ptrs[0]!), log.stats().recovered, ptrToString(ptr));
+log.markDead(ptr);
+await snap.release();
+try { log.get(ptr); } catch (e) { if (e instanceof ValueLogError) console.log(e.code); }
+await log.close();
+`;
+const browserExample = `import { BrowserValueLog, ValueLogError, ptrFromString, type ValuePtr, type ErrorCode } from 'valuelog/browser';
+const log = await BrowserValueLog.open('notes', { compression: 'lz4' });
+const ptr: ValuePtr = await log.put(new TextEncoder().encode('{"note":"hi"}'));
+await log.commit();
+const code: ErrorCode = 'LOCKED';
+console.log(new TextDecoder().decode(await log.get(ptr)), log.isOwner, (await log.stats()).puts, ptrFromString, code, ValueLogError);
+await log.close();
+`;
+
+test('the README examples type-check against the installed package (nodenext, node16, bundler, node10; with and without DOM; no skipLibCheck)', () => {
+  const types = run('npm', ['install', '--no-audit', '--no-fund', '--offline', '--no-save', join(repoRoot, 'node_modules', '@types', 'node')], project);
+  assert.is(types.code, 0, types.out);
+  writeFileSync(join(project, 'node-example.ts'), nodeExample);
+  writeFileSync(join(project, 'browser-example.ts'), browserExample);
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  const failures: string[] = [];
+  for (const resolution of ['nodenext', 'node16', 'bundler', 'node10']) {
+    for (const dom of [false, true]) {
+      for (const file of dom ? ['node-example.ts', 'browser-example.ts'] : ['node-example.ts']) {
+        const module = resolution === 'nodenext' || resolution === 'node16' ? resolution : 'esnext';
+        const config = { compilerOptions: { strict: true, noEmit: true, module, moduleResolution: resolution, target: 'es2022', lib: dom ? ['es2022', 'dom'] : ['es2022'], types: ['node'], skipLibCheck: false }, files: [file] };
+        const name = `tsconfig.${resolution}.${dom ? 'dom' : 'nodom'}.${file}.json`;
+        writeFileSync(join(project, name), JSON.stringify(config));
+        const r = run(process.execPath, [tsc, '-p', name], project);
+        if (r.code !== 0) failures.push(`${resolution}, ${dom ? 'with' : 'without'} DOM, ${file}:\n${r.out}`);
+      }
+    }
+  }
+  assert.equal(failures, [], failures.join('\n'));
+});
+
 test.run();

@@ -6,7 +6,8 @@ import { ValueLogError } from '../errors.js';
 import { WASM_BASE64 } from './wasm-binary.js';
 
 export interface WasmExports {
-  memory: WebAssembly.Memory;
+  /** The module's memory (structurally typed, so the declarations need no WebAssembly lib types). */
+  memory: { readonly buffer: ArrayBuffer };
   _initialize?: () => void;
   vl_malloc(n: number): number;
   vl_free(p: number): void;
@@ -77,7 +78,7 @@ const WASI_EBADF = 8;
 
 // The module is a WASI reactor, but it never does I/O: zstd's dictionary builder reads the clock and
 // could print progress (disabled). Everything else answers "not supported".
-function wasiImports(module: WebAssembly.Module, memory: () => WebAssembly.Memory): WebAssembly.Imports {
+function wasiImports(module: WebAssembly.Module, memory: () => WasmExports['memory']): WebAssembly.Imports {
   const fns: Record<string, (...args: number[]) => number> = {};
   for (const imp of WebAssembly.Module.imports(module)) {
     if (imp.module !== 'wasi_snapshot_preview1' || imp.kind !== 'function') continue;
@@ -98,7 +99,7 @@ function wasiImports(module: WebAssembly.Module, memory: () => WebAssembly.Memor
 async function load(): Promise<void> {
   const bytes = decodeBase64(WASM_BASE64);
   const module = await WebAssembly.compile(bytes);
-  let mem: WebAssembly.Memory | undefined;
+  let mem: WasmExports['memory'] | undefined;
   const instance = await WebAssembly.instantiate(module, wasiImports(module, () => mem!));
   const ex = instance.exports as unknown as WasmExports;
   mem = ex.memory;
