@@ -1,4 +1,4 @@
-// @runtimes node: it packs and installs the package with npm once, then runs the consumer scripts in Node, Deno and Bun itself.
+// @runtimes node: it packs and installs the package with npm once, then runs the consumer scripts in Node, Deno, Bun and Chromium itself.
 // The package as users get it: `npm pack` (of the dist/ that `npm test` just built), installed with
 // scripts enabled into a fresh project in a temporary directory, then used from that project (not
 // from this repository) by consumer scripts in Node, Deno and Bun: the facade on NodeStorage, the
@@ -155,6 +155,49 @@ test('the README examples type-check against the installed package (nodenext, no
     }
   }
   assert.equal(failures, [], failures.join('\n'));
+});
+
+test('Vite builds a page from the installed package (not this repository) and it puts, commits and gets a value in Chromium', async () => {
+  const site = join(project, 'site');
+  run('mkdir', ['-p', site], project);
+  writeFileSync(join(site, 'index.html'), '<!doctype html><meta charset="utf-8"><title>consumer</title><script type="module" src="./main.js"></script>');
+  writeFileSync(join(site, 'main.js'), `import { BrowserValueLog, ptrToString } from 'valuelog/browser';
+(async () => {
+  try {
+    const log = await BrowserValueLog.open('consumer-' + Date.now(), { compression: 'lz4' });
+    const ptr = await log.put(new TextEncoder().encode('hello from the tarball'));
+    await log.commit();
+    const value = new TextDecoder().decode(await log.get(ptr));
+    await log.close();
+    window.result = { value, ptr: ptrToString(ptr) };
+  } catch (e) {
+    window.result = { error: String(e && e.code) + ': ' + String(e && e.message) };
+  }
+})();
+`);
+  const { build } = (await import(new URL(`file://${join(repoRoot, 'node_modules', 'vite', 'dist', 'node', 'index.js')}`).href)) as { build(o: unknown): Promise<unknown> };
+  const outDir = join(project, 'site-dist');
+  await build({ root: site, configFile: false, logLevel: 'silent', cacheDir: join(project, '.vite'), build: { outDir, emptyOutDir: true } });
+  const served = readdirSync(join(outDir, 'assets'));
+  assert.ok(served.some((f) => f.startsWith('valuelog.worker')), `the worker is an asset of the build: ${served.join(', ')}`);
+  const { startServer, launchChromium } = (await import(new URL('../../test/browser/server.mjs', import.meta.url).href)) as {
+    startServer(o: { root: string }): Promise<{ url: string; close(): Promise<void> }>;
+    launchChromium(): Promise<{ newPage(): Promise<{ goto(u: string): Promise<unknown>; waitForFunction(f: () => unknown, a?: unknown, o?: { timeout: number }): Promise<unknown>; evaluate<T>(f: () => T): Promise<T> }>; close(): Promise<void> }>;
+  };
+  const server = await startServer({ root: outDir });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/`);
+    await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, undefined, { timeout: 30_000 });
+    const result = await page.evaluate(() => (window as unknown as { result: { value?: string; ptr?: string; error?: string } }).result);
+    assert.is(result.error, undefined, result.error);
+    assert.is(result.value, 'hello from the tarball');
+    assert.is(result.ptr!.length, 22);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
 });
 
 test.run();
