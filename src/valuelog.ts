@@ -3,7 +3,7 @@
 // snapshots that pin the segments they can read. Dictionary compression keeps its dictionaries in a
 // store beside the segments (src/dictionaries.ts) and trains them from a bounded sample of recent values.
 import { DictionaryStore, SampleReservoir, type DamagedDictionary, type DictionaryInfo } from './dictionaries.js';
-import { invalidArgument, ValueLogError } from './errors.js';
+import { asValueLogError, invalidArgument, ValueLogError } from './errors.js';
 import { BlockCodec, framePrefixLength, type LogRecord } from './format/frame.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
@@ -14,8 +14,9 @@ import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js
 import { GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
 import { recoverSegment, type SegmentRecovery } from './recovery.js';
+import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
-import { DEFAULT_WRITER_BUFFER, Writer } from './writer.js';
+import { DEFAULT_WRITER_BUFFER, stoppedError, Writer } from './writer.js';
 
 export type Compression = 'none' | 'snappy' | 'lz4' | 'zstd-dict' | 'auto';
 
@@ -166,6 +167,8 @@ export interface ValueLogStats {
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+/** commit() gives the event loop a turn when this long passed since it last did. */
+const YIELD_EVERY_MS = 2;
 const DEFAULT_BUFFER = DEFAULT_WRITER_BUFFER;
 /** The next segment is opened in the background once the active one passes this share of its size. */
 const PREOPEN_AT = 0.25;
@@ -192,6 +195,8 @@ interface Lane {
   seq: number;
   next: Promise<{ file: StorageFile; seq: number }> | undefined;
   ready: { file: StorageFile; seq: number } | undefined;
+  /** The last background pre-open failed (at this commit count): retried after the next commit. */
+  preopenFailed: { err: ValueLogError; atCommit: number } | undefined;
   dirty: boolean;
   ratio: number;
 }
@@ -225,7 +230,16 @@ export class ValueLog {
   private commits = 0;
   private syncs = 0;
   private pendingCommit: Promise<void> | undefined;
+  /** Lane sequence numbers ran out: commits fail with it (nothing was lost). */
   private backgroundError: unknown;
+  /**
+   * Fail-stop state: the first write, writev, truncate or sync failure that may have lost bytes not
+   * yet durable. From then on nothing is acknowledged (commit, put, markDead, compact throw IO,
+   * "reopen to recover"); reopening recovers from what is durable. Set only through failStop().
+   */
+  private failure: ValueLogError | undefined;
+  /** When commit() last gave the event loop a turn. */
+  private lastYield = 0;
   private readonly garbage = new GarbageTracker();
   private readonly reservoir: SampleReservoir | undefined;
   private readonly chooser = new AutoCodecChooser();
@@ -257,8 +271,10 @@ export class ValueLog {
    * Opens (or creates) the log in `storage`: the active segment of each lane is scanned, a torn
    * tail is truncated and reported, and writing continues after the last valid record.
    */
-  static async open(storage: StorageBackend, options: ValueLogOptions = {}): Promise<ValueLog> {
+  static async open(backend: StorageBackend, options: ValueLogOptions = {}): Promise<ValueLog> {
     const opts = normalizeOptions(options);
+    // Every call the log makes goes through the checked wrapper (byte counts, error wrapping).
+    const storage = checkedStorage(backend);
     const byLane = new Map<number, number[]>();
     for (const name of await storage.list()) {
       const id = parseSegmentFileName(name);
@@ -311,7 +327,8 @@ export class ValueLog {
       // The dictionary modes use LZ4 for frames without a dictionary.
       if (opts.compression !== 'none') writer.setBlockCompression(opts.compression === 'snappy' ? BlockCodec.Snappy : BlockCodec.LZ4, true);
       writer.setDictFrameEncoderOptions(opts.dictionary.level, opts.dictionary.entropy);
-      return { index, writer, seq: active[index]!, next: undefined, ready: undefined, dirty: false, ratio: 0.5 };
+      writer.onFailure = (e) => log.noteFailure(e);
+      return { index, writer, seq: active[index]!, next: undefined, ready: undefined, preopenFailed: undefined, dirty: false, ratio: 0.5 };
     });
     return log;
   }
@@ -323,7 +340,7 @@ export class ValueLog {
 
   /** Appends values in frames of up to 128 (sized for the codec); returns one pointer per value. */
   putMany(values: readonly Uint8Array[], opts: PutOptions = {}): ValuePtr[] {
-    this.checkOpen();
+    this.checkWritable();
     if (!Array.isArray(values)) throw invalidArgument('putMany expects an array of Uint8Array');
     for (const v of values) if (!(v instanceof Uint8Array)) throw invalidArgument('every value must be a Uint8Array');
     const lane = this.lane(opts.lane);
@@ -432,7 +449,7 @@ export class ValueLog {
    * content the store already holds returns that dictionary's id instead of a duplicate.
    */
   async trainDictionary(opts: DictionaryTrainOptions = {}): Promise<bigint> {
-    this.checkOpen();
+    this.checkWritable();
     const samples = opts.samples ?? this.reservoir?.samples() ?? [];
     if (!Array.isArray(samples)) throw invalidArgument('samples must be an array of Uint8Array');
     if (samples.length < MIN_TRAINING_SAMPLES) {
@@ -466,18 +483,34 @@ export class ValueLog {
    */
   commit(): Promise<void> {
     this.checkOpen();
+    if (this.failure !== undefined) return Promise.reject(stoppedError(this.failure));
     this.commits++;
     this.pendingCommit ??= (async () => {
       await Promise.resolve(); // let the commits issued in this turn join
       this.pendingCommit = undefined;
+      // A failed sidecar write is retried whole by the next commit (it rewrites from the last
+      // durable entry), so it rejects this commit without stopping the log.
       await this.garbage.persist(this.storage);
       this.syncAll();
-      // A lane already past its segment size waits for its pre-opened successor here, so that a loop
-      // of put + commit that never yields to the event loop still rotates (bounded overshoot).
+      // A lane already past its segment size waits for its successor here (retrying a failed
+      // pre-open), so that a put + commit loop still rotates (bounded overshoot).
+      for (const l of this.lanes) if (l.next === undefined && l.ready === undefined && l.preopenFailed !== undefined && l.writer.size >= this.opts.segmentSize) this.preopen(l);
       const behind = this.lanes.filter((l) => l.next !== undefined && l.writer.size >= this.opts.segmentSize);
       if (behind.length > 0) await Promise.all(behind.map((l) => l.next!.catch(() => {})));
+      await this.yieldToEventLoop();
     })();
     return this.pendingCommit;
+  }
+
+  /**
+   * Gives the event loop a turn (a macrotask: background pre-opens and dictionary training run
+   * there), at most about every 2 ms, so that a tight put + commit loop is not slowed down.
+   */
+  private async yieldToEventLoop(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastYield < YIELD_EVERY_MS) return;
+    await macrotask();
+    this.lastYield = Date.now();
   }
 
   /** Pins the current segments; reads through it keep working until release(). */
@@ -534,11 +567,14 @@ export class ValueLog {
     if (this.training) await this.training;
     if (this.pendingCommit) await this.pendingCommit.catch(() => undefined);
     let err: unknown;
-    try {
-      await this.garbage.persist(this.storage);
-      this.syncAll();
-    } catch (e) {
-      err = e;
+    if (this.failure !== undefined) err = stoppedError(this.failure); // nothing more can be made durable
+    else {
+      try {
+        await this.garbage.persist(this.storage);
+        this.syncAll();
+      } catch (e) {
+        err = e;
+      }
     }
     this.closed = true;
     for (const l of this.lanes) {
@@ -562,7 +598,7 @@ export class ValueLog {
    * harmless. The marks become durable with the next commit(). Returns how many marks were new.
    */
   markDead(ptrs: ValuePtr | readonly ValuePtr[]): number {
-    this.checkOpen();
+    this.checkWritable();
     const list = Array.isArray(ptrs) ? ptrs : [ptrs as ValuePtr];
     let added = 0;
     for (const ptr of list) {
@@ -581,7 +617,7 @@ export class ValueLog {
    * snapshot before compacting and release it once your index durably points at the new pointers.
    */
   async compact(opts: CompactOptions = {}): Promise<PointerRemap> {
-    this.checkOpen();
+    this.checkWritable();
     const minRatio = opts.minGarbageRatio ?? 0.5;
     const maxBytes = opts.maxBytes ?? Infinity;
     if (!(minRatio >= 0 && minRatio <= 1)) throw invalidArgument(`minGarbageRatio must be in 0..1, got ${String(opts.minGarbageRatio)}`);
@@ -690,15 +726,37 @@ export class ValueLog {
   }
 
   private syncAll(): void {
+    if (this.failure !== undefined) throw stoppedError(this.failure);
     if (this.backgroundError !== undefined) throw this.backgroundError;
     let synced = false;
     for (const l of this.lanes) {
       if (!l.dirty) continue;
-      l.writer.sync();
+      try {
+        l.writer.sync();
+      } catch (e) {
+        this.failStop(e);
+      }
       l.dirty = false;
       synced = true;
     }
     if (synced) this.syncs++;
+  }
+
+  /** Records the first failure that may have lost bytes (a writer calls it through onFailure). */
+  private noteFailure(err: unknown): ValueLogError {
+    this.failure ??= asValueLogError(err, 'IO', 'writing');
+    return this.failure;
+  }
+
+  /** Stops the log for good (see `failure`) and throws the IO error every later write gets. */
+  private failStop(err: unknown): never {
+    throw stoppedError(this.noteFailure(err));
+  }
+
+  /** checkOpen, and the log has not stopped after a failure. */
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.failure !== undefined) throw stoppedError(this.failure);
   }
 
   private lane(lane: number | undefined): Lane {
@@ -717,11 +775,31 @@ export class ValueLog {
    */
   private rotateIfFull(lane: Lane, recordBytes: number): void {
     const size = lane.writer.size;
-    if (lane.next === undefined && lane.ready === undefined && size >= this.opts.segmentSize * PREOPEN_AT) this.preopen(lane);
-    if (size === 0 || size + recordBytes <= this.opts.segmentSize || lane.ready === undefined) return;
+    const failed = lane.preopenFailed;
+    if (lane.next === undefined && lane.ready === undefined && size >= this.opts.segmentSize * PREOPEN_AT && (failed === undefined || failed.atCommit !== this.commits)) this.preopen(lane);
+    if (size === 0 || size + recordBytes <= this.opts.segmentSize) return;
+    if (lane.ready === undefined) {
+      // Growing past the limit is fine while the successor is being opened; if opening it keeps
+      // failing, the put that would take the segment past twice its size reports why.
+      if (failed !== undefined && lane.next === undefined && size + recordBytes > 2 * this.opts.segmentSize) {
+        throw new ValueLogError('IO', `valuelog: lane ${lane.index} cannot rotate: opening its next segment failed (${failed.err.message.replace(/^valuelog: /, '')})`, { cause: failed.err });
+      }
+      return;
+    }
     const { file, seq } = lane.ready;
     lane.ready = undefined;
-    lane.writer.switchTo(file, encodeFileId(lane.index, seq));
+    try {
+      lane.writer.switchTo(file, encodeFileId(lane.index, seq));
+    } catch (e) {
+      if (lane.writer.failure !== undefined) this.failStop(e);
+      // Nothing was written: the spare is dropped and opened again later.
+      try {
+        file.close();
+      } catch {
+        // closing a handle we no longer use
+      }
+      throw e;
+    }
     lane.seq = seq;
     lane.dirty = true;
   }
@@ -741,12 +819,14 @@ export class ValueLog {
     lane.next.then(
       (r) => {
         lane.next = undefined;
+        lane.preopenFailed = undefined;
         if (this.closed) r.file.close();
         else lane.ready = r;
       },
       (e: unknown) => {
+        // Nothing was lost: the pre-open is retried after the next commit (see rotateIfFull).
         lane.next = undefined;
-        this.backgroundError = e;
+        lane.preopenFailed = { err: asValueLogError(e, 'IO', 'opening the next segment'), atCommit: this.commits };
       },
     );
   }
@@ -779,4 +859,31 @@ function normalizeOptions(o: ValueLogOptions): NormalizedOptions {
   if (!Number.isInteger(level) || level < 1 || level > 19) throw invalidArgument(`dictionary.level must be 1..19, got ${String(d.level)}`);
   const entropy = d.entropy ?? true;
   return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy: Boolean(entropy) } };
+}
+
+const g = globalThis as unknown as { setImmediate?: (cb: () => void) => unknown; MessageChannel?: typeof MessageChannel };
+let channel: MessageChannel | undefined;
+const waiting: Array<() => void> = [];
+
+/**
+ * Resolves on a later macrotask: setImmediate where it exists (Node, Deno, Bun), else a
+ * MessageChannel message (browsers; setTimeout would be clamped to >= 1-4 ms), else setTimeout 0.
+ */
+function macrotask(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (typeof g.setImmediate === 'function') {
+      g.setImmediate(resolve);
+      return;
+    }
+    if (typeof g.MessageChannel === 'function') {
+      if (channel === undefined) {
+        channel = new g.MessageChannel();
+        channel.port1.onmessage = () => waiting.shift()?.();
+      }
+      waiting.push(resolve);
+      channel.port2.postMessage(0);
+      return;
+    }
+    setTimeout(resolve, 0);
+  });
 }
