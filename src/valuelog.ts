@@ -7,6 +7,7 @@ import { asValueLogError, invalidArgument, ValueLogError } from './errors.js';
 import { BlockCodec, framePrefixLength, type LogRecord } from './format/frame.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
+import { verifyRecordChecksum } from './format/record.js';
 import { decodeFileId, encodeFileId, MAX_LANE, MAX_SEQ, parseSegmentFileName, segmentFileName } from './format/segment.js';
 import { HEADER_SIZE, MAX_FRAME_K } from './limits.js';
 import { Manager, type ValueSet } from './manager.js';
@@ -667,8 +668,12 @@ export class ValueLog {
           const head = new Uint8Array(HEADER_SIZE);
           file.read(head, first.offset - 4);
           const len = HEADER_SIZE + new DataView(head.buffer).getUint32(16, true);
+          if (len > file.size() - (first.offset - 4)) throw new ValueLogError('CORRUPT', `valuelog: compaction: record at ${first.offset - 4} in ${segmentFileName(id)} claims ${len} bytes, past the end of the file`);
           const raw = new Uint8Array(len);
-          file.read(raw, first.offset - 4);
+          // Minimal guard (compaction itself is hardened elsewhere): copy only bytes whose count and
+          // CRC were checked, since this second read may differ from what the reader verified.
+          if (file.read(raw, first.offset - 4) !== len) throw new ValueLogError('IO', `valuelog: compaction: short read of the record at ${first.offset - 4} in ${segmentFileName(id)}`);
+          verifyRecordChecksum(raw, 0, new DataView(raw.buffer).getUint32(0, true), raw.subarray(HEADER_SIZE));
           this.rotateIfFull(lane, len);
           const copied = lane.writer.appendRawRecord(raw, first.length);
           for (const e of frame) remap.set(e.ptr, { offset: copied.offset, length: e.ptr.length, fileId: copied.fileId });
