@@ -3,7 +3,7 @@
 // 30-80 µs on OPFS), or go straight to storage with writev when they are larger than the buffer.
 // Pointers are returned before the bytes are visible; flush() makes them visible, sync() durable.
 import type { Clock, EncodeCostModel } from './clock.js';
-import { invalidArgument, corrupt, tooLarge, ValueLogError } from './errors.js';
+import { asValueLogError, invalidArgument, corrupt, tooLarge, ValueLogError } from './errors.js';
 import { BlockCodec, checkBodySize, checkRecordsInto, type FrameContent, framePrefixLength, type LogRecord, writeFrameBody, writeFramePrefix } from './format/frame.js';
 import { groupedPtrLength, ptrRecordLength, type ValuePtr } from './format/pointer.js';
 import { checkRecordSize, sealRecord, writeRecordHeader } from './format/record.js';
@@ -423,7 +423,7 @@ export class Writer {
       return op(file);
     } catch (e) {
       if (this.failed === undefined) {
-        this.failed = e instanceof ValueLogError && e.code !== 'IO' && e.code !== 'CLOSED' ? e : new ValueLogError('IO', `valuelog: ${segmentFileName(this.id)}: ${e instanceof Error ? e.message.replace(/^valuelog: /, '') : String(e)}`, { cause: e });
+        this.failed = asValueLogError(e, 'IO', `writing ${segmentFileName(this.id)}`);
         this.onFailure?.(this.failed);
       }
       throw stoppedError(this.failed);

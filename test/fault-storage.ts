@@ -171,7 +171,7 @@ export class FaultStorage implements StorageBackend {
   private names = new Map<string, Inode>();
   private durableNames = new Map<string, Inode>();
   private rng: Rng;
-  private armed: { kind: FaultKind; n: number } | undefined;
+  private armed: { kind: FaultKind; n: number; match: ((what: string) => boolean) | undefined } | undefined;
   private seen = 0;
   private dead = false;
   /** Storage calls made so far (close excluded). */
@@ -192,7 +192,17 @@ export class FaultStorage implements StorageBackend {
 
   /** Fails the n-th (0-based) call to which `kind` applies (see the file comment). */
   arm(kind: FaultKind, n: number): this {
-    this.armed = { kind, n };
+    this.armed = { kind, n, match: undefined };
+    this.seen = 0;
+    return this;
+  }
+
+  /**
+   * Fails the n-th (0-based) call to which `kind` applies among those whose description matches
+   * (descriptions look like "flush value-l0-000001.log", "write dict-highwater@0+16", "open x").
+   */
+  armWhen(kind: FaultKind, match: RegExp | ((what: string) => boolean), n = 0): this {
+    this.armed = { kind, n, match: typeof match === 'function' ? match : (w) => match.test(w) };
     this.seen = 0;
     return this;
   }
@@ -220,7 +230,7 @@ export class FaultStorage implements StorageBackend {
     for (const k of FAULT_KINDS) {
       if (!APPLIES[k].has(kind)) continue;
       this.applicable[k]++;
-      if (this.armed?.kind === k && this.seen++ === this.armed.n) hit = k;
+      if (this.armed?.kind === k && (this.armed.match === undefined || this.armed.match(what)) && this.seen++ === this.armed.n) hit = k;
     }
     if (hit === undefined) return undefined;
     this.armed = undefined;
