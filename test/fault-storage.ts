@@ -30,6 +30,13 @@
 // Injected errors are plain Errors (not ValueLogError), as a custom backend's would be.
 import { ValueLogError, type OpenOptions, type StorageBackend, type StorageFile } from '../src/index.js';
 
+/** The shape of a backend's directory lock (StorageLock), forwarded as it is. */
+interface HeldLock {
+  readonly holder: string;
+  readonly tookOver: boolean;
+  release(): Promise<void>;
+}
+
 export type FaultKind = 'eio' | 'enospc' | 'short-write' | 'short-write-silent' | 'short-read' | 'flip-read' | 'crash';
 
 export const FAULT_KINDS: readonly FaultKind[] = ['eio', 'enospc', 'short-write', 'short-write-silent', 'short-read', 'flip-read', 'crash'];
@@ -182,11 +189,11 @@ export class FaultStorage implements StorageBackend {
   fired: string | undefined;
   /** For the crash kind: the durable state at the moment power was lost. */
   crashImage: FaultStorage | undefined;
-  readonly lock?: () => Promise<unknown>;
+  readonly lock?: () => Promise<HeldLock>;
 
   constructor(private readonly options: FaultStorageOptions = {}) {
     this.rng = new Rng(options.seed ?? 1);
-    const from = options.lockFrom as { lock?: () => Promise<unknown> } | undefined;
+    const from = options.lockFrom as { lock?: () => Promise<HeldLock> } | undefined;
     if (from !== undefined && typeof from.lock === 'function') this.lock = () => from.lock!.call(from);
   }
 
