@@ -236,7 +236,8 @@ export class ValueLog {
   /**
    * Fail-stop state: the first write, writev, truncate or sync failure that may have lost bytes not
    * yet durable. From then on nothing is acknowledged (commit, put, markDead, compact throw IO,
-   * "reopen to recover"); reopening recovers from what is durable. Set only through failStop().
+   * "reopen to recover"); reopening recovers from what is durable. Set only by noteFailure() (which
+   * the lane writers call on their first failure) and failStop().
    */
   private failure: ValueLogError | undefined;
   /** When commit() last gave the event loop a turn. */
@@ -818,7 +819,12 @@ export class ValueLog {
     const id = encodeFileId(lane.index, seq);
     lane.next = (async () => {
       const file = await this.storage.open(segmentFileName(id), { create: true });
-      await this.manager.refresh();
+      try {
+        await this.manager.refresh();
+      } catch (e) {
+        file.close(); // retried later (see rotateIfFull)
+        throw e;
+      }
       return { file, seq };
     })();
     lane.next.then(
