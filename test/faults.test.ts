@@ -67,6 +67,8 @@ class Totals {
   lost = 0;
   lostUndetectable = 0;
   wrong = 0;
+  /** Of `wrong`: reads of values whose commit() never resolved. */
+  wrongUnacked = 0;
   foreign = 0;
   hangs = 0;
   reopenFailures = 0;
@@ -241,6 +243,7 @@ async function verify(run: RunResult, kind: FaultKind | 'none', totals: Totals, 
     }
     if (!sameBytes(got, p.value)) {
       totals.wrong++;
+      if (!p.acked) totals.wrongUnacked++;
       totals.note(`${label}: read of ${p.ptr.fileId}:${p.ptr.offset} (${p.acked ? 'acknowledged' : 'unacknowledged'}${p.dead ? ', dead' : ''}) returned other bytes`);
     }
   }
@@ -310,7 +313,7 @@ test(`every fault kind at ${FULL ? 'every' : 'a sample of'} storage call index: 
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `faults: ${totals.faults} injected (${FULL ? 'full sweep' : 'sample'}, ${secs} s), ${totals.checked} acknowledged values checked, ${totals.lost} lost, ` +
-      `${totals.lostUndetectable} lost to silent short writes (undetectable), ${totals.wrong} wrong bytes, ${totals.foreign} non-ValueLogError errors, ${totals.hangs} hangs, ${totals.reopenFailures} reopen failures`,
+      `${totals.lostUndetectable} lost to silent short writes (undetectable), ${totals.wrong} wrong bytes (${totals.wrongUnacked} of unacknowledged values), ${totals.foreign} non-ValueLogError errors, ${totals.hangs} hangs, ${totals.reopenFailures} reopen failures`,
   );
   console.log(`  storage calls of one clean run: ${clean.calls}; per kind: ${FAULT_KINDS.map((k) => `${k} ${clean.applicable[k]}`).join(', ')}`);
   for (const p of totals.problems) console.log(`  ${p}`);
