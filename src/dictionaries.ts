@@ -12,6 +12,9 @@
 //   StorageBackend has no rename: a torn or damaged file is detected by its length and CRCs, reported
 //   in `damaged`, kept on disk (so that its id stays taken), and never used. A frame that needs it
 //   fails with CORRUPT naming the file; a frame whose dictionary file is absent fails with MISSING_DICT.
+// - The high-water file is append-only (src/format/dictionary.ts): a torn or failed append never
+//   damages the mark already there. Only checksum or structure failures count as damage; an I/O error
+//   while reading the store fails open() with IO (nothing is marked damaged, a retry may succeed).
 // - Training the same content again (bytes equal except the id inside the dictionary) returns the
 //   existing id instead of writing a duplicate.
 import { trainDictionary } from './codec/codecs.js';
@@ -19,7 +22,7 @@ import { asValueLogError, corrupt, invalidArgument, ValueLogError } from './erro
 import {
   checkDictId,
   decodeDictFile,
-  decodeHighWater,
+  decodeHighWaterLog,
   DICT_FILE_HEADER_SIZE,
   DICT_HIGHWATER_NAME,
   DICT_HIGHWATER_SIZE,
@@ -32,6 +35,7 @@ import {
   sameDictionaryContent,
 } from './format/dictionary.js';
 import type { DictLookup } from './format/frame.js';
+import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend } from './storage/types.js';
 
 export interface DictionaryInfo {
@@ -73,6 +77,8 @@ export class DictionaryStore {
   private highest = 0n;
   /** Highest id known to be durable in the high-water file. */
   private persistedHighWater = 0n;
+  /** Where the next high-water entry is appended (after the last sound one). */
+  private highWaterEnd = 0;
   private currentId: bigint | undefined;
   private writes: Promise<unknown> = Promise.resolve();
 
@@ -84,15 +90,16 @@ export class DictionaryStore {
    * dictionary becomes current.
    */
   static async open(storage: StorageBackend): Promise<DictionaryStore> {
-    const s = new DictionaryStore(storage);
+    const s = new DictionaryStore(checkedStorage(storage));
     const names = await storage.list();
     if (names.includes(DICT_HIGHWATER_NAME)) {
-      try {
-        const hw = decodeHighWater(await readWhole(storage, DICT_HIGHWATER_NAME, DICT_HIGHWATER_SIZE));
-        s.persistedHighWater = hw;
-        s.highest = hw;
-      } catch (e) {
-        s.broken.set(DICT_HIGHWATER_NAME, { file: DICT_HIGHWATER_NAME, id: undefined, reason: reasonOf(e) });
+      const file = await readIfPresent(s.storage, DICT_HIGHWATER_NAME, MAX_HIGHWATER_BYTES);
+      if (file !== undefined) {
+        const hw = decodeHighWaterLog(file);
+        s.persistedHighWater = hw.id;
+        s.highest = hw.id;
+        s.highWaterEnd = hw.end;
+        if (hw.damage !== undefined) s.broken.set(DICT_HIGHWATER_NAME, { file: DICT_HIGHWATER_NAME, id: undefined, reason: hw.damage });
       }
     }
     for (const name of names) {
@@ -103,10 +110,14 @@ export class DictionaryStore {
         s.broken.set(name, { file: name, id, reason: `a second file for dictionary ${id}` });
         continue;
       }
+      let file: Uint8Array | undefined;
       try {
-        const file = await readWhole(storage, name, DICT_FILE_HEADER_SIZE + MAX_DICT_BYTES);
+        file = await readIfPresent(s.storage, name, DICT_FILE_HEADER_SIZE + MAX_DICT_BYTES);
+        if (file === undefined) continue;
         s.dicts.set(id, { id, bytes: decodeDictFile(file, id).slice(), frames: 0, values: 0 });
       } catch (e) {
+        // Only what the checks find is damage; an I/O error fails the open (a retry may succeed).
+        if (!(e instanceof ValueLogError && e.code === 'CORRUPT')) throw e;
         s.broken.set(name, { file: name, id, reason: reasonOf(e) });
       }
     }
@@ -196,41 +207,68 @@ export class DictionaryStore {
 
   private async persist(id: bigint, file: Uint8Array): Promise<void> {
     // 1. The high-water mark first: once it is durable, the id can never be handed out again.
+    // Appended after the last sound entry, never rewritten: a failed or torn append leaves the
+    // entries before it intact (it is overwritten by the next append).
     if (id > this.persistedHighWater) {
       const hw = await this.storage.open(DICT_HIGHWATER_NAME, { create: true });
       try {
-        hw.write(encodeHighWater(id), 0);
-        hw.truncate(DICT_HIGHWATER_SIZE);
+        hw.write(encodeHighWater(id), this.highWaterEnd);
         hw.flush();
       } finally {
-        hw.close();
+        closeQuietly(hw);
       }
       this.persistedHighWater = id;
+      this.highWaterEnd += DICT_HIGHWATER_SIZE;
     }
     // 2. The dictionary file, synced before anyone uses the dictionary.
     const name = dictFileName(id);
     const f = await this.storage.open(name, { create: true });
+    let inProgress = false;
     try {
       if (f.size() !== 0) throw new ValueLogError('IO', `valuelog: dictionary file ${name} already exists (is another process writing to this log?)`);
+      inProgress = true;
       f.write(file, 0);
       f.flush();
+      inProgress = false;
     } finally {
-      f.close();
+      closeQuietly(f);
+      // A file that failed to be written is removed if possible (its id stays taken by the
+      // high-water mark); if that fails too it stays, is reported damaged and never used.
+      if (inProgress) await this.storage.remove(name).catch(() => undefined);
     }
     await this.storage.syncDir?.();
   }
 }
 
-async function readWhole(storage: StorageBackend, name: string, maxBytes: number): Promise<Uint8Array> {
-  const f = await storage.open(name, { readOnly: true });
+/** A high-water file holds one 16-byte entry per allocated id at most. */
+const MAX_HIGHWATER_BYTES = 16 * 1024 * 1024;
+
+/** The whole file; undefined if it vanished since it was listed. I/O errors are IO, never damage. */
+async function readIfPresent(storage: StorageBackend, name: string, maxBytes: number): Promise<Uint8Array | undefined> {
+  let f;
+  try {
+    f = await storage.open(name, { readOnly: true });
+  } catch (e) {
+    if (e instanceof ValueLogError && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
   try {
     const size = f.size();
     if (size > maxBytes) throw corrupt(`${name}: ${size} bytes, more than the ${maxBytes} allowed`);
     const buf = new Uint8Array(size);
-    if (f.read(buf, 0) !== size) throw corrupt(`${name}: short read`);
+    const n = f.read(buf, 0);
+    if (n !== size) throw new ValueLogError('IO', `valuelog: ${name}: read ${n} of ${size} bytes (the file changed while it was read?)`);
     return buf;
   } finally {
+    closeQuietly(f);
+  }
+}
+
+function closeQuietly(f: { close(): void }): void {
+  try {
     f.close();
+  } catch {
+    // the handle is not used again; what mattered (write + flush) already succeeded or threw
   }
 }
 

@@ -9,6 +9,7 @@ import { parseSegmentFileName, segmentFileName } from './format/segment.js';
 import type { TemplateDecodeOptions, TemplateLookup } from './format/template.js';
 import { limits } from './limits.js';
 import { type CachedFrame, type FrameCache, makeTemplateContext, type PointerReadContext, readValue, type TemplateContext, valueRecordShare } from './reader.js';
+import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 
 /** One tracked segment file. */
@@ -178,7 +179,7 @@ export class Manager {
 
   /** Opens a manager over the storage's directory and tracks every segment in it. */
   static async open(storage: StorageBackend): Promise<Manager> {
-    const m = new Manager(storage);
+    const m = new Manager(checkedStorage(storage));
     await m.refresh();
     return m;
   }

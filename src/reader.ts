@@ -9,6 +9,7 @@ import { decodeRecordHeader, isGroupedRecord, type RecordHeader, verifyRecordChe
 import { checkFileId, segmentFileName } from './format/segment.js';
 import { decodeTemplateValue, isTemplateEncoded, TemplateDefCache, type TemplateDecodeOptions, type TemplateLookup } from './format/template.js';
 import { FRAME_FLAG_COMPRESSED, FRAME_HEADER_SIZE, HEADER_SIZE } from './limits.js';
+import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 
 export interface ReaderEntry {
@@ -73,7 +74,7 @@ export class Reader implements Iterable<ReaderEntry> {
     const id = checkFileId(fileId);
     const size = opts.bufferSize ?? 1 << 20;
     if (!Number.isSafeInteger(size) || size < 4096) throw invalidArgument(`bufferSize must be an integer >= 4096, got ${String(opts.bufferSize)}`);
-    const file = await storage.open(segmentFileName(id), { readOnly: true });
+    const file = await checkedStorage(storage).open(segmentFileName(id), { readOnly: true });
     return new Reader(file, id, size);
   }
 

@@ -3,11 +3,12 @@
 // snapshots that pin the segments they can read. Dictionary compression keeps its dictionaries in a
 // store beside the segments (src/dictionaries.ts) and trains them from a bounded sample of recent values.
 import { DictionaryStore, SampleReservoir, type DamagedDictionary, type DictionaryInfo } from './dictionaries.js';
-import { invalidArgument, ValueLogError } from './errors.js';
+import { asValueLogError, invalidArgument, ValueLogError } from './errors.js';
 import { booleanOption, checkOptionKeys, describe, functionOption, intOption, numberOption } from './options.js';
 import { BlockCodec, framePrefixLength, type LogRecord } from './format/frame.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
+import { verifyRecordChecksum } from './format/record.js';
 import { decodeFileId, encodeFileId, MAX_LANE, MAX_SEQ, parseSegmentFileName, segmentFileName } from './format/segment.js';
 import { HEADER_SIZE, MAX_FRAME_K } from './limits.js';
 import { Manager, type ValueSet } from './manager.js';
@@ -15,8 +16,9 @@ import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js
 import { GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
 import { recoverSegment, type SegmentRecovery } from './recovery.js';
+import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
-import { DEFAULT_WRITER_BUFFER, Writer } from './writer.js';
+import { DEFAULT_WRITER_BUFFER, stoppedError, Writer } from './writer.js';
 
 export type Compression = 'none' | 'snappy' | 'lz4' | 'zstd-dict' | 'auto';
 
@@ -167,6 +169,8 @@ export interface ValueLogStats {
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+/** commit() gives the event loop a turn when this long passed since it last did. */
+const YIELD_EVERY_MS = 2;
 const DEFAULT_BUFFER = DEFAULT_WRITER_BUFFER;
 /** The next segment is opened in the background once the active one passes this share of its size. */
 const PREOPEN_AT = 0.25;
@@ -193,6 +197,8 @@ interface Lane {
   seq: number;
   next: Promise<{ file: StorageFile; seq: number }> | undefined;
   ready: { file: StorageFile; seq: number } | undefined;
+  /** The last background pre-open failed (at this commit count): retried after the next commit. */
+  preopenFailed: { err: ValueLogError; atCommit: number } | undefined;
   dirty: boolean;
   ratio: number;
 }
@@ -226,7 +232,17 @@ export class ValueLog {
   private commits = 0;
   private syncs = 0;
   private pendingCommit: Promise<void> | undefined;
+  /** Lane sequence numbers ran out: commits fail with it (nothing was lost). */
   private backgroundError: unknown;
+  /**
+   * Fail-stop state: the first write, writev, truncate or sync failure that may have lost bytes not
+   * yet durable. From then on nothing is acknowledged (commit, put, markDead, compact throw IO,
+   * "reopen to recover"); reopening recovers from what is durable. Set only by noteFailure() (which
+   * the lane writers call on their first failure) and failStop().
+   */
+  private failure: ValueLogError | undefined;
+  /** When commit() last gave the event loop a turn. */
+  private lastYield = 0;
   private readonly garbage = new GarbageTracker();
   private readonly reservoir: SampleReservoir | undefined;
   private readonly chooser = new AutoCodecChooser();
@@ -258,9 +274,11 @@ export class ValueLog {
    * Opens (or creates) the log in `storage`: the active segment of each lane is scanned, a torn
    * tail is truncated and reported, and writing continues after the last valid record.
    */
-  static async open(storage: StorageBackend, options: ValueLogOptions = {}): Promise<ValueLog> {
-    checkStorageBackend(storage);
+  static async open(backend: StorageBackend, options: ValueLogOptions = {}): Promise<ValueLog> {
+    checkStorageBackend(backend);
     const opts = normalizeOptions(options);
+    // Every call the log makes goes through the checked wrapper (byte counts, error wrapping).
+    const storage = checkedStorage(backend);
     const byLane = new Map<number, number[]>();
     for (const name of await storage.list()) {
       const id = parseSegmentFileName(name);
@@ -313,7 +331,8 @@ export class ValueLog {
       // The dictionary modes use LZ4 for frames without a dictionary.
       if (opts.compression !== 'none') writer.setBlockCompression(opts.compression === 'snappy' ? BlockCodec.Snappy : BlockCodec.LZ4, true);
       writer.setDictFrameEncoderOptions(opts.dictionary.level, opts.dictionary.entropy);
-      return { index, writer, seq: active[index]!, next: undefined, ready: undefined, dirty: false, ratio: 0.5 };
+      writer.onFailure = (e) => log.noteFailure(e);
+      return { index, writer, seq: active[index]!, next: undefined, ready: undefined, preopenFailed: undefined, dirty: false, ratio: 0.5 };
     });
     return log;
   }
@@ -325,7 +344,7 @@ export class ValueLog {
 
   /** Appends values in frames of up to 128 (sized for the codec); returns one pointer per value. */
   putMany(values: readonly Uint8Array[], opts: PutOptions = {}): ValuePtr[] {
-    this.checkOpen();
+    this.checkWritable();
     if (!Array.isArray(values)) throw invalidArgument('putMany expects an array of Uint8Array');
     for (const v of values) if (!(v instanceof Uint8Array)) throw invalidArgument('every value must be a Uint8Array');
     const lane = this.lane(checkOptionKeys(opts, 'put options', PUT_OPTION_KEYS).lane as number | undefined);
@@ -434,7 +453,7 @@ export class ValueLog {
    * content the store already holds returns that dictionary's id instead of a duplicate.
    */
   async trainDictionary(opts: DictionaryTrainOptions = {}): Promise<bigint> {
-    this.checkOpen();
+    this.checkWritable();
     const o = checkOptionKeys(opts, 'trainDictionary options', ['samples', 'size']);
     if (o.size !== undefined) intOption(o, 'size', 'trainDictionary options', 0, 256, 16 * 1024 * 1024, 'bytes');
     const samples = opts.samples ?? this.reservoir?.samples() ?? [];
@@ -470,18 +489,34 @@ export class ValueLog {
    */
   commit(): Promise<void> {
     this.checkOpen();
+    if (this.failure !== undefined) return Promise.reject(stoppedError(this.failure));
     this.commits++;
     this.pendingCommit ??= (async () => {
       await Promise.resolve(); // let the commits issued in this turn join
       this.pendingCommit = undefined;
+      // A failed sidecar write is retried whole by the next commit (it rewrites from the last
+      // durable entry), so it rejects this commit without stopping the log.
       await this.garbage.persist(this.storage);
       this.syncAll();
-      // A lane already past its segment size waits for its pre-opened successor here, so that a loop
-      // of put + commit that never yields to the event loop still rotates (bounded overshoot).
+      // A lane already past its segment size waits for its successor here (retrying a failed
+      // pre-open), so that a put + commit loop still rotates (bounded overshoot).
+      for (const l of this.lanes) if (l.next === undefined && l.ready === undefined && l.preopenFailed !== undefined && l.writer.size >= this.opts.segmentSize) this.preopen(l);
       const behind = this.lanes.filter((l) => l.next !== undefined && l.writer.size >= this.opts.segmentSize);
       if (behind.length > 0) await Promise.all(behind.map((l) => l.next!.catch(() => {})));
+      await this.yieldToEventLoop();
     })();
     return this.pendingCommit;
+  }
+
+  /**
+   * Gives the event loop a turn (a macrotask: background pre-opens and dictionary training run
+   * there), at most about every 2 ms, so that a tight put + commit loop is not slowed down.
+   */
+  private async yieldToEventLoop(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastYield < YIELD_EVERY_MS) return;
+    await macrotask();
+    this.lastYield = Date.now();
   }
 
   /** Pins the current segments; reads through it keep working until release(). */
@@ -538,11 +573,14 @@ export class ValueLog {
     if (this.training) await this.training;
     if (this.pendingCommit) await this.pendingCommit.catch(() => undefined);
     let err: unknown;
-    try {
-      await this.garbage.persist(this.storage);
-      this.syncAll();
-    } catch (e) {
-      err = e;
+    if (this.failure !== undefined) err = stoppedError(this.failure); // nothing more can be made durable
+    else {
+      try {
+        await this.garbage.persist(this.storage);
+        this.syncAll();
+      } catch (e) {
+        err = e;
+      }
     }
     this.closed = true;
     for (const l of this.lanes) {
@@ -566,7 +604,7 @@ export class ValueLog {
    * harmless. The marks become durable with the next commit(). Returns how many marks were new.
    */
   markDead(ptrs: ValuePtr | readonly ValuePtr[]): number {
-    this.checkOpen();
+    this.checkWritable();
     if (ptrs === null || typeof ptrs !== 'object') throw invalidArgument(`markDead expects a value pointer or an array of them, got ${describe(ptrs)}`);
     const list = Array.isArray(ptrs) ? ptrs : [ptrs as ValuePtr];
     for (const ptr of list) checkValuePtr(ptr); // all checked before any is marked
@@ -587,7 +625,7 @@ export class ValueLog {
    * snapshot before compacting and release it once your index durably points at the new pointers.
    */
   async compact(opts: CompactOptions = {}): Promise<PointerRemap> {
-    this.checkOpen();
+    this.checkWritable();
     const o = checkOptionKeys(opts, 'compact options', COMPACT_OPTION_KEYS);
     const minRatio = numberOption(o, 'minGarbageRatio', 'compact options', 0.5, 0, 1);
     const maxBytes = numberOption(o, 'maxBytes', 'compact options', Infinity, 1, Infinity, true);
@@ -637,8 +675,12 @@ export class ValueLog {
           const head = new Uint8Array(HEADER_SIZE);
           file.read(head, first.offset - 4);
           const len = HEADER_SIZE + new DataView(head.buffer).getUint32(16, true);
+          if (len > file.size() - (first.offset - 4)) throw new ValueLogError('CORRUPT', `valuelog: compaction: record at ${first.offset - 4} in ${segmentFileName(id)} claims ${len} bytes, past the end of the file`);
           const raw = new Uint8Array(len);
-          file.read(raw, first.offset - 4);
+          // Minimal guard (compaction itself is hardened elsewhere): copy only bytes whose count and
+          // CRC were checked, since this second read may differ from what the reader verified.
+          if (file.read(raw, first.offset - 4) !== len) throw new ValueLogError('IO', `valuelog: compaction: short read of the record at ${first.offset - 4} in ${segmentFileName(id)}`);
+          verifyRecordChecksum(raw, 0, new DataView(raw.buffer).getUint32(0, true), raw.subarray(HEADER_SIZE));
           this.rotateIfFull(lane, len);
           const copied = lane.writer.appendRawRecord(raw, first.length);
           for (const e of frame) remap.set(e.ptr, { offset: copied.offset, length: e.ptr.length, fileId: copied.fileId });
@@ -696,15 +738,37 @@ export class ValueLog {
   }
 
   private syncAll(): void {
+    if (this.failure !== undefined) throw stoppedError(this.failure);
     if (this.backgroundError !== undefined) throw this.backgroundError;
     let synced = false;
     for (const l of this.lanes) {
       if (!l.dirty) continue;
-      l.writer.sync();
+      try {
+        l.writer.sync();
+      } catch (e) {
+        this.failStop(e);
+      }
       l.dirty = false;
       synced = true;
     }
     if (synced) this.syncs++;
+  }
+
+  /** Records the first failure that may have lost bytes (a writer calls it through onFailure). */
+  private noteFailure(err: unknown): ValueLogError {
+    this.failure ??= asValueLogError(err, 'IO', 'writing');
+    return this.failure;
+  }
+
+  /** Stops the log for good (see `failure`) and throws the IO error every later write gets. */
+  private failStop(err: unknown): never {
+    throw stoppedError(this.noteFailure(err));
+  }
+
+  /** checkOpen, and the log has not stopped after a failure. */
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.failure !== undefined) throw stoppedError(this.failure);
   }
 
   private lane(lane: number | undefined): Lane {
@@ -723,11 +787,31 @@ export class ValueLog {
    */
   private rotateIfFull(lane: Lane, recordBytes: number): void {
     const size = lane.writer.size;
-    if (lane.next === undefined && lane.ready === undefined && size >= this.opts.segmentSize * PREOPEN_AT) this.preopen(lane);
-    if (size === 0 || size + recordBytes <= this.opts.segmentSize || lane.ready === undefined) return;
+    const failed = lane.preopenFailed;
+    if (lane.next === undefined && lane.ready === undefined && size >= this.opts.segmentSize * PREOPEN_AT && (failed === undefined || failed.atCommit !== this.commits)) this.preopen(lane);
+    if (size === 0 || size + recordBytes <= this.opts.segmentSize) return;
+    if (lane.ready === undefined) {
+      // Growing past the limit is fine while the successor is being opened; if opening it keeps
+      // failing, the put that would take the segment past twice its size reports why.
+      if (failed !== undefined && lane.next === undefined && size + recordBytes > 2 * this.opts.segmentSize) {
+        throw new ValueLogError('IO', `valuelog: lane ${lane.index} cannot rotate: opening its next segment failed (${failed.err.message.replace(/^valuelog: /, '')})`, { cause: failed.err });
+      }
+      return;
+    }
     const { file, seq } = lane.ready;
     lane.ready = undefined;
-    lane.writer.switchTo(file, encodeFileId(lane.index, seq));
+    try {
+      lane.writer.switchTo(file, encodeFileId(lane.index, seq));
+    } catch (e) {
+      if (lane.writer.failure !== undefined) this.failStop(e);
+      // Nothing was written: the spare is dropped and opened again later.
+      try {
+        file.close();
+      } catch {
+        // closing a handle we no longer use
+      }
+      throw e;
+    }
     lane.seq = seq;
     lane.dirty = true;
   }
@@ -741,18 +825,25 @@ export class ValueLog {
     const id = encodeFileId(lane.index, seq);
     lane.next = (async () => {
       const file = await this.storage.open(segmentFileName(id), { create: true });
-      await this.manager.refresh();
+      try {
+        await this.manager.refresh();
+      } catch (e) {
+        file.close(); // retried later (see rotateIfFull)
+        throw e;
+      }
       return { file, seq };
     })();
     lane.next.then(
       (r) => {
         lane.next = undefined;
+        lane.preopenFailed = undefined;
         if (this.closed) r.file.close();
         else lane.ready = r;
       },
       (e: unknown) => {
+        // Nothing was lost: the pre-open is retried after the next commit (see rotateIfFull).
         lane.next = undefined;
-        this.backgroundError = e;
+        lane.preopenFailed = { err: asValueLogError(e, 'IO', 'opening the next segment'), atCommit: this.commits };
       },
     );
   }
@@ -800,4 +891,31 @@ function checkStorageBackend(storage: unknown): asserts storage is StorageBacken
     const hint = typeof storage === 'string' ? ` (for a directory, pass new NodeStorage(${JSON.stringify(storage)}))` : '';
     throw invalidArgument(`ValueLog.open expects a StorageBackend (an object with list, open and remove), got ${describe(storage)}${hint}`);
   }
+}
+
+const g = globalThis as unknown as { setImmediate?: (cb: () => void) => unknown; MessageChannel?: typeof MessageChannel };
+let channel: MessageChannel | undefined;
+const waiting: Array<() => void> = [];
+
+/**
+ * Resolves on a later macrotask: setImmediate where it exists (Node, Deno, Bun), else a
+ * MessageChannel message (browsers; setTimeout would be clamped to >= 1-4 ms), else setTimeout 0.
+ */
+function macrotask(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (typeof g.setImmediate === 'function') {
+      g.setImmediate(resolve);
+      return;
+    }
+    if (typeof g.MessageChannel === 'function') {
+      if (channel === undefined) {
+        channel = new g.MessageChannel();
+        channel.port1.onmessage = () => waiting.shift()?.();
+      }
+      waiting.push(resolve);
+      channel.port2.postMessage(0);
+      return;
+    }
+    setTimeout(resolve, 0);
+  });
 }

@@ -3,13 +3,14 @@
 // 30-80 µs on OPFS), or go straight to storage with writev when they are larger than the buffer.
 // Pointers are returned before the bytes are visible; flush() makes them visible, sync() durable.
 import type { Clock, EncodeCostModel } from './clock.js';
-import { invalidArgument, corrupt, tooLarge, ValueLogError } from './errors.js';
+import { asValueLogError, invalidArgument, corrupt, tooLarge, ValueLogError } from './errors.js';
 import { BlockCodec, checkBodySize, checkRecordsInto, type FrameContent, framePrefixLength, type LogRecord, writeFrameBody, writeFramePrefix } from './format/frame.js';
 import { groupedPtrLength, ptrRecordLength, type ValuePtr } from './format/pointer.js';
 import { checkRecordSize, sealRecord, writeRecordHeader } from './format/record.js';
 import { checkFileId, segmentFileName } from './format/segment.js';
 import { FramePreparer, rawFrameStats, type FrameStats } from './frame-preparer.js';
 import { FRAME_HEADER_SIZE, FRAME_VERSION, HEADER_SIZE, MAX_FRAME_K, RECORD_FLAG_GROUPED } from './limits.js';
+import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 
 /** Where a sink-backed writer's bytes go (VirtualSink fits; undefined discards). */
@@ -62,6 +63,12 @@ export class Writer {
   private writevMinAvgBytes = 0;
   private writevMinBatchRecs = DEFAULT_WRITEV_MIN_BATCH;
   private readonly io: WriterIoStats = { writes: 0, writevs: 0, bytes: 0, syncs: 0 };
+  private failed: ValueLogError | undefined;
+  /**
+   * Called once, with the first storage failure that makes the writer stop (see `failure`), so that
+   * the owner (ValueLog) stops acknowledging too.
+   */
+  onFailure: ((err: ValueLogError) => void) | undefined;
 
   private constructor(fileId: number, size: number, bufferSize: number | undefined) {
     this.id = fileId;
@@ -74,10 +81,11 @@ export class Writer {
   /** Opens (creating if needed) the segment for `fileId` and appends after its current end. */
   static async open(storage: StorageBackend, fileId: number, opts: WriterOptions = {}): Promise<Writer> {
     const id = checkFileId(fileId);
-    const file = await openForAppend(storage, id);
+    const checked = checkedStorage(storage);
+    const file = await openForAppend(checked, id);
     const w = new Writer(id, file.size(), opts.bufferSize);
     w.file = file;
-    w.storage = storage;
+    w.storage = checked;
     return w;
   }
 
@@ -105,6 +113,15 @@ export class Writer {
   /** Bytes staged in memory, not yet handed to storage. */
   get pendingBytes(): number {
     return this.pending;
+  }
+
+  /**
+   * The first write, writev or sync failure, if there was one. After it nothing the writer handed to
+   * storage since the last successful sync can be trusted to be durable (a failed fsync may have
+   * dropped those pages), so every later append, flush and sync throws IO until the log is reopened.
+   */
+  get failure(): ValueLogError | undefined {
+    return this.failed;
   }
 
   ioStats(): WriterIoStats {
@@ -331,7 +348,7 @@ export class Writer {
     this.checkOpen();
     this.flushStaging();
     if (this.file) {
-      this.file.flush();
+      this.storageCall(this.file, (f) => f.flush());
       this.io.syncs++;
     }
   }
@@ -343,7 +360,7 @@ export class Writer {
   async rotateTo(fileId: number, storage?: StorageBackend): Promise<void> {
     this.checkOpen();
     const id = checkFileId(fileId);
-    const target = storage ?? this.storage;
+    const target = storage === undefined ? this.storage : checkedStorage(storage);
     if (target === undefined) throw invalidArgument('rotateTo on a sink-backed writer needs a storage backend');
     this.flushStaging();
     const next = await openForAppend(target, id);
@@ -358,16 +375,17 @@ export class Writer {
   switchTo(file: StorageFile, fileId: number): void {
     this.checkOpen();
     const id = checkFileId(fileId);
+    const size = file.size(); // before anything is written: a failure here loses nothing
     this.flushStaging();
     const old = this.file;
     if (old) {
-      old.flush();
+      this.storageCall(old, (f) => f.flush());
       this.io.syncs++;
     }
     this.file = file;
     this.sink = undefined;
     this.id = id;
-    this.flushed = file.size();
+    this.flushed = size;
     this.pending = 0;
     if (old) old.close();
   }
@@ -378,7 +396,7 @@ export class Writer {
     let err: unknown;
     if (this.file) {
       try {
-        this.flushStaging();
+        if (this.failed === undefined) this.flushStaging();
       } catch (e) {
         err = e;
       }
@@ -393,6 +411,23 @@ export class Writer {
 
   private checkOpen(): void {
     if (this.closed) throw new ValueLogError('CLOSED', `valuelog: writer for ${segmentFileName(this.id)} is closed`);
+    if (this.failed !== undefined) throw stoppedError(this.failed);
+  }
+
+  /**
+   * Runs a write, writev or sync on a file; a failure stops the writer for good (fail-stop): the
+   * bytes of that call, and for a sync every byte written since the last good one, may be lost.
+   */
+  private storageCall<T>(file: StorageFile, op: (f: StorageFile) => T): T {
+    try {
+      return op(file);
+    } catch (e) {
+      if (this.failed === undefined) {
+        this.failed = asValueLogError(e, 'IO', `writing ${segmentFileName(this.id)}`);
+        this.onFailure?.(this.failed);
+      }
+      throw stoppedError(this.failed);
+    }
   }
 
   /**
@@ -457,7 +492,7 @@ export class Writer {
       else {
         let at = this.flushed;
         for (const p of parts) {
-          this.file.write(p, at);
+          this.writeAt(this.file, p, at);
           at += p.length;
           this.io.writes++;
         }
@@ -469,9 +504,15 @@ export class Writer {
     this.flushed += total;
   }
 
+  /** One write whose count is checked: a short or bogus count is a failure (fail-stop). */
+  private writeAt(file: StorageFile, src: Uint8Array, at: number): void {
+    const n = this.storageCall(file, (f) => f.write(src, at));
+    if (n !== src.length) this.storageCall(file, () => { throw new ValueLogError('IO', `valuelog: short write (${String(n)} of ${src.length} bytes)`); });
+  }
+
   private countedWritev(file: StorageFile, parts: Uint8Array[], at: number, total: number): void {
-    const n = file.writev!(parts, at);
-    if (n !== total) throw new ValueLogError('IO', `valuelog: short writev (${n} of ${total} bytes)`);
+    const n = this.storageCall(file, (f) => f.writev!(parts, at));
+    if (n !== total) this.storageCall(file, () => { throw new ValueLogError('IO', `valuelog: short writev (${n} of ${total} bytes)`); });
     this.io.writevs++;
     this.io.bytes += total;
   }
@@ -484,16 +525,17 @@ export class Writer {
   }
 
   private flushStaging(): void {
+    if (this.failed !== undefined) throw stoppedError(this.failed);
     if (this.pending === 0) return;
     const data = this.staging.subarray(0, this.pending);
     if (this.file) {
-      this.file.write(data, this.flushed);
+      this.writeAt(this.file, data, this.flushed);
       this.io.writes++;
       this.io.bytes += data.length;
     } else {
       this.sinkWrite(data);
     }
-    // Only after the write succeeded: a failed flush keeps the bytes staged for a retry.
+    // Only after the write succeeded (a failed one stops the writer: see `failure`).
     this.flushed += this.pending;
     this.pending = 0;
   }
@@ -508,6 +550,11 @@ async function openForAppend(storage: StorageBackend, fileId: number): Promise<S
   }
   // A new segment: the backend makes its directory entry durable when it creates the file.
   return storage.open(name, { create: true });
+}
+
+/** The error every call gets once a writer stopped: names the first failure, keeps it as cause. */
+export function stoppedError(first: ValueLogError): ValueLogError {
+  return new ValueLogError('IO', `valuelog: writes stopped after a storage failure (${first.message.replace(/^valuelog: /, '')}); reopen to recover`, { cause: first });
 }
 
 function missingRid(): ValueLogError {

@@ -12,10 +12,14 @@
 //   24..28  CRC-32C of bytes 0..24
 //   28..    the zstd dictionary (for trained ones: magic 0xEC30A437, then its own 32-bit id = the id)
 //
-// `dict-highwater` (16 bytes):
+// `dict-highwater`: a sequence of 16-byte entries, appended (never rewritten in place) each time a
+// higher id is allocated, so that a torn or failed write can only affect the entry being appended:
 //    0..4   magic "VLZH" (56 4c 5a 48)
-//    4..12  highest dictionary id ever allocated, u64
+//    4..12  highest dictionary id allocated so far, u64
 //   12..16  CRC-32C of bytes 0..12
+// The high-water mark is the highest id of any sound entry. A torn last entry (shorter than 16 bytes
+// or failing its checks) is what a crash during an append leaves: it is ignored and overwritten by
+// the next append. An empty file holds no mark. A file of one entry is the original format.
 import { crc32c } from '../codec/codecs.js';
 import { corrupt, invalidArgument } from '../errors.js';
 
@@ -112,15 +116,44 @@ export function encodeHighWater(id: bigint): Uint8Array {
   return out;
 }
 
-/** The high-water id, or a CORRUPT error for anything but a well-formed 16-byte file. */
+/** One high-water entry (16 bytes), or a CORRUPT error naming what is wrong with it. */
 export function decodeHighWater(b: Uint8Array): bigint {
-  if (b.length !== DICT_HIGHWATER_SIZE) throw corrupt(`dictionary high-water file: ${b.length} bytes, expected ${DICT_HIGHWATER_SIZE}`);
-  for (let i = 0; i < 4; i++) if (b[i] !== DICT_HIGHWATER_MAGIC[i]) throw corrupt('dictionary high-water file: bad magic');
+  if (b.length !== DICT_HIGHWATER_SIZE) throw corrupt(`dictionary high-water entry: ${b.length} bytes, expected ${DICT_HIGHWATER_SIZE}`);
+  for (let i = 0; i < 4; i++) if (b[i] !== DICT_HIGHWATER_MAGIC[i]) throw corrupt('dictionary high-water entry: bad magic');
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  if (dv.getUint32(12, true) !== crc32c(b.subarray(0, 12))) throw corrupt('dictionary high-water file: checksum mismatch');
+  if (dv.getUint32(12, true) !== crc32c(b.subarray(0, 12))) throw corrupt('dictionary high-water entry: checksum mismatch');
   const id = dv.getBigUint64(4, true);
-  if (id > MAX_DICT_ID) throw corrupt(`dictionary high-water file: id ${id} out of range`);
+  if (id > MAX_DICT_ID) throw corrupt(`dictionary high-water entry: id ${id} out of range`);
   return id;
+}
+
+/** What a whole high-water file says (see the layout above). */
+export interface HighWaterLog {
+  /** Highest id of the sound entries (0 when there are none). */
+  id: bigint;
+  /** Where the next entry is appended: after the last sound entry (a torn tail is overwritten). */
+  end: number;
+  /** Set when an entry before the last sound one fails its checks (damage, not a torn append). */
+  damage: string | undefined;
+}
+
+/** Reads a high-water file of appended entries; a torn last entry is ignored, never an error. */
+export function decodeHighWaterLog(b: Uint8Array): HighWaterLog {
+  let id = 0n;
+  let end = 0;
+  let damage: string | undefined;
+  let firstBad: string | undefined;
+  for (let at = 0; at + DICT_HIGHWATER_SIZE <= b.length; at += DICT_HIGHWATER_SIZE) {
+    try {
+      const v = decodeHighWater(b.subarray(at, at + DICT_HIGHWATER_SIZE));
+      if (v > id) id = v;
+      if (firstBad !== undefined) damage ??= `${firstBad} at offset ${end}`;
+      end = at + DICT_HIGHWATER_SIZE;
+    } catch (e) {
+      firstBad ??= e instanceof Error ? e.message.replace(/^valuelog: corrupt record \((.*)\)$/, '$1') : String(e);
+    }
+  }
+  return { id, end, damage };
 }
 
 const ZSTD_DICT_MAGIC = Uint8Array.of(0x37, 0xa4, 0x30, 0xec);
