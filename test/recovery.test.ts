@@ -25,7 +25,7 @@ import {
 import { encodeFrame } from '../src/format/frame.js';
 import { recoverLanes, recoverSegment } from '../src/recovery.js';
 import type { StorageLock } from '../src/storage/types.js';
-import { expectCode, expectCodeAsync, hex, noise, unhex, utf8 } from './helpers.js';
+import { expectCode, expectCodeAsync, hex, noise, readFile, unhex, utf8, writeFile } from './helpers.js';
 
 await init();
 
@@ -33,21 +33,6 @@ const test = suite('recovery');
 const F1 = encodeFileId(0, 1);
 const F2 = encodeFileId(0, 2);
 const F3 = encodeFileId(0, 3);
-
-async function bytesOf(storage: StorageBackend, name: string): Promise<Uint8Array> {
-  const f = await storage.open(name, { readOnly: true });
-  const b = new Uint8Array(f.size());
-  f.read(b, 0);
-  f.close();
-  return b;
-}
-
-async function writeFile(storage: StorageBackend, name: string, bytes: Uint8Array): Promise<void> {
-  const f = await storage.open(name, { create: true });
-  f.truncate(0);
-  f.write(bytes, 0);
-  f.close();
-}
 
 async function append(storage: StorageBackend, fileId: number, bytes: Uint8Array): Promise<void> {
   const f = await storage.open(segmentFileName(fileId));
@@ -58,13 +43,13 @@ async function append(storage: StorageBackend, fileId: number, bytes: Uint8Array
 /** Every file of a storage, name → bytes (to prove a refused open changed nothing). */
 async function snapshotFiles(storage: StorageBackend): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const name of await storage.list()) out[name] = hex(await bytesOf(storage, name));
+  for (const name of await storage.list()) out[name] = hex(await readFile(storage, name));
   return out;
 }
 
 /** A new MemoryStorage holding what `storage` has on disk now (what a power cut would keep). */
 async function copyStorage(storage: StorageBackend, into: MemoryStorage = new MemoryStorage()): Promise<MemoryStorage> {
-  for (const name of await storage.list()) await writeFile(into, name, await bytesOf(storage, name));
+  for (const name of await storage.list()) await writeFile(into, name, await readFile(storage, name));
   return into;
 }
 
@@ -76,7 +61,7 @@ async function committedLog(storage: StorageBackend, n = 30): Promise<{ ptrs: Va
   ptrs.push(log.put(noise(3000, 9)));
   values.push(noise(3000, 9));
   await log.close();
-  return { ptrs, values, size: (await bytesOf(storage, segmentFileName(F1))).length };
+  return { ptrs, values, size: (await readFile(storage, segmentFileName(F1))).length };
 }
 
 /** MemoryStorage whose reads fail at chosen call numbers (counted over every file). */
@@ -164,7 +149,7 @@ test('torn tails of every shape are cut, reported, and the lane continues in a f
     const log = await ValueLog.open(storage);
     const r = log.stats().recovered;
     assert.equal(r.map((x) => ({ ...x, maxRid: 0n })), [{ segment: segmentFileName(F1), fileId: F1, validBytes: size, droppedBytes: tail.length, droppedRecords: 1, maxRid: 0n }], shape);
-    assert.is((await bytesOf(storage, segmentFileName(F1))).length, size, shape);
+    assert.is((await readFile(storage, segmentFileName(F1))).length, size, shape);
     ptrs.forEach((p, i) => assert.equal(log.get(p), values[i], shape));
     const next = log.put(utf8('after recovery'));
     assert.equal([next.fileId, next.offset], [F2, 4], `${shape}: writing continues in a fresh segment`);
@@ -214,12 +199,12 @@ test('a 5,000-byte foreign file named like a segment is refused and left byte-id
   assert.match(err.message, segmentFileName(F1));
   assert.match(err.message, 'offset 0');
   assert.equal(await storage.list(), [segmentFileName(F1)], 'nothing created');
-  assert.equal(hex(await bytesOf(storage, segmentFileName(F1))), hex(foreign));
+  assert.equal(hex(await readFile(storage, segmentFileName(F1))), hex(foreign));
   // Random bytes too (a valid-looking record inside them would also be a refusal).
   const noiseFile = new MemoryStorage();
   await writeFile(noiseFile, segmentFileName(F1), noise(5000, 77));
   await expectCodeAsync(() => ValueLog.open(noiseFile), 'CORRUPT');
-  assert.equal(hex(await bytesOf(noiseFile, segmentFileName(F1))), hex(noise(5000, 77)));
+  assert.equal(hex(await readFile(noiseFile, segmentFileName(F1))), hex(noise(5000, 77)));
 });
 
 test('a lowered limits.maxRecordSize never truncates a larger committed record', async () => {
@@ -229,13 +214,13 @@ test('a lowered limits.maxRecordSize never truncates a larger committed record',
   const big = log.put(noise(200_000, 6));
   const after = log.put(utf8('after the big one'));
   await log.close();
-  const size = (await bytesOf(storage, segmentFileName(F1))).length;
+  const size = (await readFile(storage, segmentFileName(F1))).length;
   const saved = limits.maxRecordSize;
   limits.maxRecordSize = 64 * 1024;
   try {
     const again = await ValueLog.open(storage);
     assert.equal(again.stats().recovered, [], 'nothing recovered');
-    assert.is((await bytesOf(storage, segmentFileName(F1))).length, size, 'nothing truncated');
+    assert.is((await readFile(storage, segmentFileName(F1))).length, size, 'nothing truncated');
     assert.equal(again.get(small), utf8('small'));
     expectCode(() => again.get(big), 'RECORD_TOO_LARGE', 'the limit applies to reads');
     assert.equal(again.get(after), utf8('after the big one'));
