@@ -293,7 +293,10 @@ export interface LaneRecovery {
  */
 export async function recoverLanes(storage: StorageBackend, lanes: number, opts: RecoverLanesOptions = {}): Promise<LaneRecovery> {
   const byLane = new Map<number, Array<{ seq: number; legacy: boolean }>>();
-  for (const [id, name] of segmentFiles(await storage.list())) {
+  const names = await storage.list().catch((e: unknown) => {
+    throw asValueLogError(e, 'IO', 'recovery listing of the directory');
+  });
+  for (const [id, name] of segmentFiles(names)) {
     const { lane, seq } = decodeFileId(id);
     if (!byLane.has(lane)) byLane.set(lane, []);
     byLane.get(lane)!.push({ seq, legacy: name !== segmentFileName(id) });

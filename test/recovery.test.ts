@@ -68,14 +68,16 @@ async function committedLog(storage: StorageBackend, n = 30): Promise<{ ptrs: Va
 class FailingReads extends MemoryStorage {
   reads = 0;
   failAt = -1;
-  plainError = false;
+  /** How the chosen read fails: a ValueLogError IO, a backend's plain Error, or fewer bytes than asked. */
+  mode: 'io' | 'plain' | 'short' = 'io';
   override async open(name: string, opts?: OpenOptions) {
     const f = await super.open(name, opts);
     const read = f.read.bind(f);
     f.read = (dst: Uint8Array, at: number): number => {
       if (++this.reads === this.failAt) {
-        if (this.plainError) throw new Error('EIO: input/output error');
-        throw new ValueLogError('IO', `valuelog: read ${name}: EIO (injected)`);
+        if (this.mode === 'plain') throw new Error('EIO: input/output error');
+        if (this.mode === 'io') throw new ValueLogError('IO', `valuelog: read ${name}: EIO (injected)`);
+        return read(dst.subarray(0, dst.length >> 1), at);
       }
       return read(dst, at);
     };
@@ -91,8 +93,8 @@ class TakenOver extends MemoryStorage {
   }
 }
 
-test('an I/O error at any read of the recovery scan rejects open with IO and leaves every file as it was', async () => {
-  for (const plainError of [false, true]) {
+test('an I/O error or a short read at any read of the recovery scan rejects open with IO and leaves every file as it was', async () => {
+  for (const mode of ['io', 'plain', 'short'] as const) {
     for (const torn of [false, true]) {
       const storage = new FailingReads();
       await committedLog(storage);
@@ -109,9 +111,9 @@ test('an I/O error at any read of the recovery scan rejects open with IO and lea
       for (let k = 1; k <= reads; k++) {
         storage.reads = 0;
         storage.failAt = k;
-        storage.plainError = plainError;
-        const err = await expectCodeAsync(() => ValueLog.open(storage), 'IO', `read ${k} of ${reads}, torn ${torn}`);
-        assert.match(err.message, 'EIO');
+        storage.mode = mode;
+        const err = await expectCodeAsync(() => ValueLog.open(storage), 'IO', `${mode}: read ${k} of ${reads}, torn ${torn}`);
+        assert.match(err.message, mode === 'short' ? 'short read' : 'EIO');
         assert.equal(await snapshotFiles(storage), before, `read ${k}: nothing truncated or created`);
       }
       storage.failAt = -1;
