@@ -8,10 +8,11 @@
 //
 // Loading stops at the first short or checksum-failing entry (a torn append); entries are idempotent.
 import { crc32c } from './codec/codecs.js';
-import { decodeValuePtr, encodeValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
+import { checkValuePtr, decodeValuePtr, encodeValuePtr, ptrKey, ptrSubIndex, type ValuePtr } from './format/pointer.js';
 import { segmentFileName } from './format/segment.js';
+import type { RecordValues } from './reader.js';
 import type { StorageBackend } from './storage/types.js';
-import { ValueLogError } from './errors.js';
+import { invalidArgument, ValueLogError } from './errors.js';
 
 export const DEAD_ENTRY_SIZE = 24;
 
@@ -133,3 +134,61 @@ export class GarbageTracker {
   }
 }
 
+
+/** A value markDead may mark: the canonical pointer and the bytes it accounts for. */
+export interface DeadValue {
+  ptr: ValuePtr;
+  bytes: number;
+}
+
+/**
+ * Checks a batch of pointers for markDead before any is marked: each must name a value boundary of
+ * a committed record of this log (a tracked segment, a checksum-valid record that ends within the
+ * synced part of the segment, the pointer's length word exactly as the writer handed it out: hint,
+ * grouped flag, sub-index < K). `committedBytes(fileId)` is how much of a segment is synced;
+ * `recordValues` reads one record (one call per distinct record). Throws INVALID_ARGUMENT (NOT_FOUND
+ * for an untracked segment, IO from storage) naming the first bad pointer.
+ */
+export function checkDeadPointers(
+  ptrs: readonly ValuePtr[],
+  committedBytes: (fileId: number) => number,
+  recordValues: (fileId: number, start: number, limit: number) => RecordValues,
+): DeadValue[] {
+  const records = new Map<string, RecordValues>();
+  const out: DeadValue[] = [];
+  for (const ptr of ptrs) {
+    const bad = (why: string, cause?: unknown) => new ValueLogError('INVALID_ARGUMENT', `valuelog: markDead: pointer ${describe(ptr)} does not name a committed value of this log: ${why}`, { cause });
+    try {
+      checkValuePtr(ptr);
+    } catch (e) {
+      throw bad(e instanceof Error ? e.message : String(e), e);
+    }
+    const fileId = ptr.fileId >>> 0;
+    const start = ptr.offset - 4;
+    const key = `${fileId}:${start}`;
+    let rec = records.get(key);
+    if (rec === undefined) {
+      try {
+        rec = recordValues(fileId, start, committedBytes(fileId));
+      } catch (e) {
+        if (e instanceof ValueLogError && (e.code === 'NOT_FOUND' || e.code === 'IO' || e.code === 'CLOSED')) throw e;
+        throw bad(e instanceof Error ? e.message : String(e), e);
+      }
+      records.set(key, rec);
+    }
+    const sub = ptrSubIndex(ptr);
+    if (sub >= rec.lengths.length) throw bad(`sub-index ${sub} >= ${rec.lengths.length} values in the record`);
+    const want = rec.lengths[sub]!;
+    if (ptr.length >>> 0 !== want) throw bad(`length word 0x${(ptr.length >>> 0).toString(16)} != 0x${want.toString(16)} of the record's value ${sub}`);
+    out.push({ ptr: { fileId, offset: ptr.offset, length: want }, bytes: rec.shares[sub]! });
+  }
+  return out;
+}
+
+function describe(ptr: ValuePtr): string {
+  try {
+    return JSON.stringify(ptr);
+  } catch {
+    return String(ptr);
+  }
+}

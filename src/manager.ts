@@ -5,10 +5,10 @@ import { copyBytes } from './alloc.js';
 import { invalidArgument, ValueLogError } from './errors.js';
 import type { DictLookup } from './format/frame.js';
 import { checkValuePtr, type ValuePtr } from './format/pointer.js';
-import { parseSegmentFileName, segmentFileName } from './format/segment.js';
+import { duplicateSegment, segmentFileName, segmentFiles } from './format/segment.js';
 import type { TemplateDecodeOptions, TemplateLookup } from './format/template.js';
 import { limits } from './limits.js';
-import { type CachedFrame, type FrameCache, makeTemplateContext, type PointerReadContext, readValue, type TemplateContext, valueRecordShare } from './reader.js';
+import { type CachedFrame, type FrameCache, makeTemplateContext, type PointerReadContext, readRecordValues, readValue, type RecordValues, type TemplateContext } from './reader.js';
 import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 
@@ -186,22 +186,29 @@ export class Manager {
 
   /**
    * Tracks segments that appeared since the last scan (opened read-only, in id order). Segments that
-   * vanished from the directory stay tracked. An open failure aborts the scan with its error.
+   * vanished from the directory stay tracked. An open failure aborts the scan with its error; two
+   * files naming one segment id are CORRUPT, naming both.
    */
   async refresh(): Promise<void> {
     this.checkOpen();
     // Legacy names (`value-<seq>.log`) map to lane 0 ids; each file is opened by the name on disk.
+    // Two names for one id are refused (segmentFiles): reads must never pick one of them silently.
     const found: Array<[number, string]> = [];
-    for (const name of await this.storage.list()) {
-      const id = parseSegmentFileName(name);
-      if (id !== undefined && !this.segments.has(id)) found.push([id, name]);
+    for (const [id, name] of segmentFiles(await this.storage.list())) {
+      const tracked = this.segments.get(id);
+      if (tracked === undefined) found.push([id, name]);
+      else if (tracked.name !== name) throw duplicateSegment(id, tracked.name, name);
     }
     found.sort((a, b) => a[0] - b[0]);
     for (const [id, name] of found) {
-      if (this.segments.has(id)) continue; // the same id under two names: the first one wins
+      if (this.segments.has(id)) continue; // tracked meanwhile by a concurrent refresh
       const file = await this.storage.open(name, { readOnly: true });
-      if (this.segments.has(id)) file.close(); // tracked meanwhile by a concurrent refresh
-      else this.segments.set(id, new Segment(id, name, file));
+      const tracked = this.segments.get(id);
+      if (tracked === undefined) this.segments.set(id, new Segment(id, name, file));
+      else {
+        file.close();
+        if (tracked.name !== name) throw duplicateSegment(id, tracked.name, name);
+      }
     }
   }
 
@@ -310,10 +317,13 @@ export class Manager {
   /** Called after a segment file was deleted (the facade removes the segment's sidecar). */
   onSegmentDeleted: ((id: number) => Promise<void>) | undefined;
 
-  /** The on-disk bytes the value a pointer names accounts for (see valueRecordShare). */
-  valueBytes(ptr: ValuePtr): number {
-    const s = this.segmentFor(ptr);
-    return valueRecordShare(s.file, s.id, ptr);
+  /** @internal The values of the record at `start` of a tracked segment (see readRecordValues); NOT_FOUND if untracked. */
+  recordValues(fileId: number, start: number, limit: number): RecordValues {
+    this.checkOpen();
+    const s = this.segments.get(fileId >>> 0);
+    if (s === undefined) throw notFoundError(fileId, false);
+    if (s.closed) throw new ValueLogError('CLOSED', `valuelog: segment ${s.name} was closed (removed or evicted)`);
+    return readRecordValues(s.file, s.id, start, limit);
   }
 
   /** Whether a segment is tracked and not a zombie. */

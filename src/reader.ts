@@ -194,6 +194,8 @@ export interface PointerReadContext {
 
 /** A decoded (or checksum-verified raw) frame payload with its offsets. */
 export interface CachedFrame {
+  /** Length of the record the frame came from, excluding its CRC (16 + ValueLen): pointers are checked against it. */
+  recordLen: number;
   decoded: Uint8Array;
   offsets: number[];
   k: number;
@@ -232,6 +234,8 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   if (grouped && ctx.cache !== undefined && ctx.cache.size > 0) {
     const hit = ctx.cache.get(start, ctx.verify);
     if (hit) {
+      // The same checks as a read from the file: a pointer that does not fit the record fails warm too.
+      if (hint !== 0 && hint !== hit.recordLen) throw corrupt(`pointer length hint ${hint} != record length ${hit.recordLen} (${where()})`);
       const sub = ptrSubIndex(ptr);
       if (sub >= hit.k) throw corrupt(`sub-index ${sub} >= K ${hit.k} (${where()})`);
       return { value: applyTemplate(frameValue(hit.decoded, hit.offsets, sub), ctx.template), shared: true };
@@ -268,7 +272,7 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   if (sub >= frame.header.k) throw corrupt(`sub-index ${sub} >= K ${frame.header.k} (${where()})`);
   const decoded = decodeFramePayload(frame, ctx.dictLookup);
   if (ctx.cache && (frame.header.k > 1 || (frame.header.flags & FRAME_FLAG_COMPRESSED) !== 0)) {
-    ctx.cache.put(start, { decoded, offsets: frame.offsets, k: frame.header.k, verified: ctx.verify });
+    ctx.cache.put(start, { recordLen: 16 + h.valueLen, decoded, offsets: frame.offsets, k: frame.header.k, verified: ctx.verify });
     return { value: applyTemplate(frameValue(decoded, frame.offsets, sub), ctx.template), shared: true };
   }
   return { value: applyTemplate(frameValue(decoded, frame.offsets, sub), ctx.template), shared: false };
@@ -317,20 +321,41 @@ function readUncompressedValue(file: StorageFile, start: number, h: RecordHeader
 }
 
 
+/** A checksum-verified record as markDead sees it: the canonical pointer length and share of each value. */
+export interface RecordValues {
+  /** The pointer length word of each value, as the writer hands it out. */
+  lengths: number[];
+  /** The on-disk bytes each value accounts for: the whole record, or its share of the frame's raw payload (1/K of it for empty frames). */
+  shares: number[];
+}
+
 /**
- * The on-disk bytes one pointer's value accounts for: the whole record for a plain record, or the
- * record's size times the value's share of the frame's raw payload (1/K of it for empty frames).
+ * Reads the record at `start` whole, checks its CRC and frame, and returns its values' pointer
+ * lengths and shares. The record must end at or below `limit`; otherwise, and for anything that is
+ * not a valid record, it throws (CORRUPT, UNEXPECTED_EOF or RECORD_TOO_LARGE; IO from storage).
  */
-export function valueRecordShare(file: StorageFile, fileId: number, ptr: ValuePtr): number {
-  checkValuePtr(ptr);
-  const start = ptr.offset - 4;
+export function readRecordValues(file: StorageFile, fileId: number, start: number, limit: number): RecordValues {
   const where = () => `record at ${start} in ${segmentFileName(fileId)}`;
+  if (start + HEADER_SIZE > limit) throw eof(`${where()}: its header ends beyond ${limit}`);
   const h = decodeRecordHeader(readFully(file, start, HEADER_SIZE, where));
   const recordBytes = HEADER_SIZE + h.valueLen;
-  if (isGroupedRecord(h) !== isGroupedPtr(ptr)) throw corrupt(`grouped/plain pointer mismatch (${where()})`);
-  if (!isGroupedRecord(h)) return recordBytes;
-  const { frame, sub } = readFramePrefixAt(file, start, h, ptr, where, false)!;
+  if (start + recordBytes > limit) throw eof(`${where()}: its ${recordBytes} bytes end beyond ${limit}`);
+  const record = readFully(file, start, recordBytes, where);
+  const payload = record.subarray(HEADER_SIZE);
+  verifyRecordChecksum(record, 0, h.crc, payload);
+  const recordLen = 16 + h.valueLen;
+  if (!isGroupedRecord(h)) {
+    if (h.rid === 0n) throw corrupt(`legacy record has rid 0 (${where()})`);
+    return { lengths: [recordLen >>> 0], shares: [recordBytes] };
+  }
+  const frame = decodeFrame(payload);
   const k = frame.header.k;
   const raw = frame.offsets[k]!;
-  return raw === 0 ? recordBytes / k : (recordBytes * (frame.offsets[sub + 1]! - frame.offsets[sub]!)) / raw;
+  const lengths: number[] = [];
+  const shares: number[] = [];
+  for (let i = 0; i < k; i++) {
+    lengths.push(groupedPtrLength(recordLen, i));
+    shares.push(raw === 0 ? recordBytes / k : (recordBytes * (frame.offsets[i + 1]! - frame.offsets[i]!)) / raw);
+  }
+  return { lengths, shares };
 }

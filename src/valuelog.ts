@@ -13,11 +13,11 @@ import { decodeFileId, encodeFileId, MAX_LANE, MAX_SEQ, parseSegmentFileName, se
 import { HEADER_SIZE, MAX_FRAME_K } from './limits.js';
 import { Manager, type ValueSet } from './manager.js';
 import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js';
-import { GarbageTracker } from './garbage.js';
+import { checkDeadPointers, GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
-import { recoverSegment, type SegmentRecovery } from './recovery.js';
+import { recoverLanes, type SegmentRecovery } from './recovery.js';
 import { checkedStorage } from './storage/checked.js';
-import type { StorageBackend, StorageFile } from './storage/types.js';
+import type { StorageBackend, StorageFile, StorageLock } from './storage/types.js';
 import { DEFAULT_WRITER_BUFFER, stoppedError, Writer } from './writer.js';
 
 export type Compression = 'none' | 'snappy' | 'lz4' | 'zstd-dict' | 'auto';
@@ -201,6 +201,8 @@ interface Lane {
   preopenFailed: { err: ValueLogError; atCommit: number } | undefined;
   dirty: boolean;
   ratio: number;
+  /** Bytes of the active segment a sync covered: markDead accepts only values below this. */
+  durableBytes: number;
 }
 
 /** A pinned view of the segments that existed when it was taken. */
@@ -228,6 +230,7 @@ export class Snapshot {
 export class ValueLog {
   private lanes: Lane[] = [];
   private closed = false;
+  private lock: StorageLock | undefined;
   private puts = 0;
   private commits = 0;
   private syncs = 0;
@@ -271,54 +274,37 @@ export class ValueLog {
   }
 
   /**
-   * Opens (or creates) the log in `storage`: the active segment of each lane is scanned, a torn
-   * tail is truncated and reported, and writing continues after the last valid record.
+   * Opens (or creates) the log in `storage`. Recovery (see README, "Recovery") scans the segments
+   * of each lane that may have been written last, truncates a torn tail and reports it; anything a
+   * crash cannot leave is refused with CORRUPT and left untouched. A lane continues after its last
+   * valid record, or in a fresh segment when a torn tail was cut or the previous owner did not close
+   * the log, so that no offset handed out before the crash names another value later.
    */
   static async open(backend: StorageBackend, options: ValueLogOptions = {}): Promise<ValueLog> {
     checkStorageBackend(backend);
     const opts = normalizeOptions(options);
     // Every call the log makes goes through the checked wrapper (byte counts, error wrapping).
     const storage = checkedStorage(backend);
-    const byLane = new Map<number, number[]>();
-    for (const name of await storage.list()) {
-      const id = parseSegmentFileName(name);
-      if (id === undefined || name !== segmentFileName(id)) continue; // legacy names are read, not written
-      const { lane, seq } = decodeFileId(id);
-      if (!byLane.has(lane)) byLane.set(lane, []);
-      byLane.get(lane)!.push(seq);
+    // The directory lock, where the backend has one, also tells whether the previous owner closed the log.
+    const lock = await storage.lock?.();
+    try {
+      return await ValueLog.openOwned(storage, opts, opts.salvage, lock);
+    } catch (e) {
+      await lock?.release().catch(() => undefined);
+      throw e;
     }
-    const recovered: SegmentRecovery[] = [];
-    const active: number[] = [];
-    let maxRid = 0n;
-    for (let lane = 0; lane < opts.lanes; lane++) {
-      const seqs = (byLane.get(lane) ?? []).sort((a, b) => a - b);
-      const seq = seqs.length > 0 ? seqs[seqs.length - 1]! : 1;
-      active.push(seq);
-      if (seqs.length === 0) continue;
-      // The highest segment may be an empty one opened ahead of rotation: then the one before it was
-      // still being written when the process stopped, and its tail needs recovery too.
-      const scanSeqs = [seq];
-      const last = await recoverSegment(storage, encodeFileId(lane, seq), opts.salvage);
-      const reports = [last];
-      if (last.validBytes === 0 && seqs.length > 1) {
-        scanSeqs.unshift(seqs[seqs.length - 2]!);
-        reports.unshift(await recoverSegment(storage, encodeFileId(lane, scanSeqs[0]!), opts.salvage));
-      }
-      for (const r of reports) {
-        if (r.maxRid > maxRid) maxRid = r.maxRid;
-        if (!r.clean) {
-          const { clean: _clean, ...report } = r;
-          recovered.push(report);
-        }
-      }
-    }
+  }
+
+  private static async openOwned(storage: StorageBackend, opts: NormalizedOptions, salvage: boolean, lock: StorageLock | undefined): Promise<ValueLog> {
+    const plan = await recoverLanes(storage, opts.lanes, { salvage, uncleanShutdown: lock?.tookOver === true });
     const writers: Writer[] = [];
-    for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, active[lane]!), { bufferSize: opts.bufferSize }));
+    for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
     const manager = await Manager.open(storage);
     const dicts = await DictionaryStore.open(storage);
     manager.setDictLookup(dicts.lookup);
-    const log = new ValueLog(storage, manager, opts, recovered, dicts);
-    log.ridCounter = maxRid; // RIDs continue after the largest one in the active segments
+    const log = new ValueLog(storage, manager, opts, plan.recovered, dicts);
+    log.lock = lock;
+    log.ridCounter = plan.maxRid; // RIDs continue after the largest one in the segments recovery scanned
     const tracked = new Set(manager.segmentInfo().map((x) => x.id));
     for (const name of await storage.list()) {
       const id = name.endsWith('.dead') ? parseSegmentFileName(name.replace(/\.dead$/, '.log')) : undefined;
@@ -332,7 +318,8 @@ export class ValueLog {
       if (opts.compression !== 'none') writer.setBlockCompression(opts.compression === 'snappy' ? BlockCodec.Snappy : BlockCodec.LZ4, true);
       writer.setDictFrameEncoderOptions(opts.dictionary.level, opts.dictionary.entropy);
       writer.onFailure = (e) => log.noteFailure(e);
-      return { index, writer, seq: active[index]!, next: undefined, ready: undefined, preopenFailed: undefined, dirty: false, ratio: 0.5 };
+      // What recovery left on disk is what the log holds: durable as far as this process can tell.
+      return { index, writer, seq: plan.activeSeqs[index]!, next: undefined, ready: undefined, preopenFailed: undefined, dirty: false, ratio: 0.5, durableBytes: writer.size };
     });
     return log;
   }
@@ -593,6 +580,11 @@ export class ValueLog {
       spare?.file.close();
     }
     await this.manager.close();
+    try {
+      await this.lock?.release();
+    } catch (e) {
+      err ??= e;
+    }
     if (err !== undefined) throw err;
   }
 
@@ -602,19 +594,30 @@ export class ValueLog {
    * Records that values are no longer referenced. Their bytes count as garbage of their segment
    * (stats().segments[].garbageRatio) and compact() leaves them behind. Marking a value twice is
    * harmless. The marks become durable with the next commit(). Returns how many marks were new.
+   * Only pointers this log handed out for committed values are accepted: a pointer of another log,
+   * to the middle of a record, with a length word that does not match its record, or to bytes not
+   * yet committed is INVALID_ARGUMENT (NOT_FOUND for an unknown segment), and then nothing of the
+   * batch is marked.
    */
   markDead(ptrs: ValuePtr | readonly ValuePtr[]): number {
     this.checkWritable();
     if (ptrs === null || typeof ptrs !== 'object') throw invalidArgument(`markDead expects a value pointer or an array of them, got ${describe(ptrs)}`);
     const list = Array.isArray(ptrs) ? ptrs : [ptrs as ValuePtr];
-    for (const ptr of list) checkValuePtr(ptr); // all checked before any is marked
+    const committed = new Map<number, number>();
+    const limit = (id: number) => committed.get(id) ?? committed.set(id, this.committedBytes(id)).get(id)!;
+    const dead = checkDeadPointers(list, limit, (id, start, end) => this.manager.recordValues(id, start, end));
     let added = 0;
-    for (const ptr of list) {
-      if (this.garbage.isDead(ptr)) continue;
-      this.makeVisible(ptr);
-      if (this.garbage.mark(ptr, this.manager.valueBytes(ptr))) added++;
-    }
+    for (const { ptr, bytes } of dead) if (this.garbage.mark(ptr, bytes)) added++;
     return added;
+  }
+
+  /** Bytes of a segment known durable: a sync covered them (active segments) or it is sealed. */
+  private committedBytes(fileId: number): number {
+    for (const l of this.lanes) {
+      if (l.writer.fileId === fileId) return l.durableBytes;
+      if (l.ready !== undefined && encodeFileId(l.index, l.ready.seq) === fileId) return 0;
+    }
+    return this.manager.segmentInfo().find((x) => x.id === fileId)?.bytes ?? 0;
   }
 
   /**
@@ -748,6 +751,7 @@ export class ValueLog {
       } catch (e) {
         this.failStop(e);
       }
+      l.durableBytes = l.writer.size;
       l.dirty = false;
       synced = true;
     }
@@ -813,6 +817,7 @@ export class ValueLog {
       throw e;
     }
     lane.seq = seq;
+    lane.durableBytes = lane.writer.size;
     lane.dirty = true;
   }
 

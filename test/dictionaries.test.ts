@@ -20,7 +20,7 @@ import {
   type ValueLogOptions,
   type ValuePtr,
 } from '../src/index.js';
-import { expectCode, expectCodeAsync, hex, jsonDocs, noise, utf8 } from './helpers.js';
+import { expectCode, expectCodeAsync, hex, jsonDocs, noise, readFile, utf8, writeFile } from './helpers.js';
 
 await init();
 
@@ -29,21 +29,6 @@ const test = suite('dictionaries');
 /** Small dictionaries and thresholds so that tests stay quick. */
 const DICT: ValueLogOptions['dictionary'] = { size: 8 * 1024, trainAfterBytes: 0 };
 const docs = jsonDocs(3000, 300, 11);
-
-async function readFile(storage: StorageBackend, name: string): Promise<Uint8Array> {
-  const f = await storage.open(name, { readOnly: true });
-  const b = new Uint8Array(f.size());
-  f.read(b, 0);
-  f.close();
-  return b;
-}
-
-async function writeFile(storage: StorageBackend, name: string, bytes: Uint8Array): Promise<void> {
-  const f = await storage.open(name, { create: true });
-  f.truncate(0);
-  f.write(bytes, 0);
-  f.close();
-}
 
 async function dictFiles(storage: StorageBackend): Promise<string[]> {
   return (await storage.list()).filter((n) => parseDictFileName(n) !== undefined).sort();

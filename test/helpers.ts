@@ -1,6 +1,6 @@
 // Small helpers shared by the tests.
 import * as assert from 'uvu/assert';
-import { ValueLogError, type ErrorCode } from '../src/index.js';
+import { ValueLogError, type ErrorCode, type StorageBackend } from '../src/index.js';
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -86,4 +86,21 @@ export function codecCorpus(): Array<[string, Uint8Array]> {
     ['text 300 KiB', utf8(Array.from({ length: 6000 }, (_, i) => `line ${i}: value=${(i * 37) % 1000} state=${i % 3 ? 'ok' : 'fail'}`).join('\n'))],
     ['mixed 3 MiB', (() => { const b = new Uint8Array(3 << 20); b.set(noise(1 << 20, 3)); b.fill(7, 1 << 20, 2 << 20); b.set(jsonDocs(200, 4096, 9).reduce((acc, d, i) => (acc.set(d.subarray(0, 4096), i * 4096), acc), new Uint8Array(200 * 4096)).subarray(0, 1 << 20), 2 << 20); return b; })()],
   ];
+}
+
+/** The whole content of a file of a backend. */
+export async function readFile(storage: StorageBackend, name: string): Promise<Uint8Array> {
+  const f = await storage.open(name, { readOnly: true });
+  const b = new Uint8Array(f.size());
+  f.read(b, 0);
+  f.close();
+  return b;
+}
+
+/** Creates or replaces a file of a backend with `bytes`. */
+export async function writeFile(storage: StorageBackend, name: string, bytes: Uint8Array): Promise<void> {
+  const f = await storage.open(name, { create: true });
+  f.truncate(0);
+  f.write(bytes, 0);
+  f.close();
 }

@@ -135,7 +135,7 @@ test('snapshots pin segments; releasing twice is an error', async () => {
   await log.close();
 });
 
-test('a torn tail is truncated on open and reported; writing continues after the valid prefix', async () => {
+test('a torn tail is truncated on open and reported; writing continues in a fresh segment', async () => {
   for (const tail of ['partial header', 'partial payload', 'bad checksum', 'zeros']) {
     const storage = new MemoryStorage();
     const log = await ValueLog.open(storage);
@@ -156,7 +156,8 @@ test('a torn tail is truncated on open and reported; writing continues after the
     assert.equal({ ...r[0]!, maxRid: 0n }, { segment: 'value-l0-000001.log', fileId: F1, validBytes: valid, droppedBytes: torn.length, droppedRecords: 1, maxRid: 0n }, tail);
     ptrs.forEach((p, i) => assert.equal(again.get(p), committed[i]));
     const next = again.put(utf8('after recovery'));
-    assert.is(next.offset, valid + 4);
+    assert.equal([next.fileId, next.offset], [encodeFileId(0, 2), 4], 'an offset of the torn segment is never handed out again');
+    assert.is(await fileSize(storage, F1), valid, 'the torn segment keeps its valid prefix');
     await again.close();
     const clean = await ValueLog.open(storage);
     assert.equal(clean.stats().recovered, []);
@@ -175,8 +176,8 @@ test('a crash after the next segment was opened ahead: the tail of the one befor
   const again = await ValueLog.open(storage);
   assert.equal(again.stats().recovered.map((r) => [r.segment, r.droppedBytes]), [['value-l0-000001.log', 30]]);
   assert.equal(again.get(ptrs[19]!), utf8('v19'));
-  const p = again.put(utf8('continues in segment 2'));
-  assert.is(p.fileId, encodeFileId(0, 2));
+  const p = again.put(utf8('continues in a fresh segment 3'));
+  assert.is(p.fileId, encodeFileId(0, 3), 'segment 2 may have had pointers handed out before the crash');
   await again.close();
 });
 

@@ -72,3 +72,26 @@ export function parseSegmentFileName(name: string): number | undefined {
   if (seq === undefined || seq > MAX_SEQ) return undefined;
   return (seq | FILE_ID_MARK) >>> 0;
 }
+
+/**
+ * The segment files among directory entries, by file id. Two names that map to one id (a legacy
+ * `value-<seq>.log` beside `value-l0-<seq>.log`, or a seq written with more leading zeros) would
+ * make one of them unreachable, so they are refused with CORRUPT naming both.
+ */
+export function segmentFiles(names: Iterable<string>): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of names) {
+    const id = parseSegmentFileName(name);
+    if (id === undefined) continue;
+    const other = out.get(id);
+    if (other !== undefined) throw duplicateSegment(id, other, name);
+    out.set(id, name);
+  }
+  return out;
+}
+
+/** CORRUPT for two files that name the same segment id. */
+export function duplicateSegment(id: number, a: string, b: string): ValueLogError {
+  const [x, y] = [a, b].sort();
+  return new ValueLogError('CORRUPT', `valuelog: ${x} and ${y} both name segment ${id >>> 0} (${segmentFileName(id)}): remove or rename one of them`);
+}

@@ -10,7 +10,18 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
+/** Exclusive ownership of a backend's directory (see StorageBackend.lock). */
+export interface StorageLock {
+  /** Who holds it (process and host details). */
+  readonly holder: string;
+  /** The previous holder died without releasing it: the log was not closed (unclean shutdown). */
+  readonly tookOver: boolean;
+  release(): Promise<void>;
+}
+
 export interface StorageBackend {
+  /** Takes the directory's exclusive lock; LOCKED naming the holder if another owner has it. */
+  lock?(): Promise<StorageLock>;
   /** Names of the files in the backend's directory (a missing directory lists as empty). */
   list(): Promise<string[]>;
   /** Opens (or creates) a file. A missing file without `create` is NOT_FOUND. */
