@@ -707,8 +707,29 @@ export class ValueLog {
       throw asValueLogError(e, 'IO', 'compaction failed, nothing was deleted');
     }
     // Handed over: from here on nothing throws, so the caller always gets the remap.
+    // A value the caller dropped while the run was copying it (or, for a run rolled forward, before):
+    // its copy is garbage too.
+    let marked = false;
+    for (const [o, n] of remap) {
+      if (this.garbage.isDead(o) && !this.garbage.isDead(n)) {
+        this.markCopyDead(n);
+        marked = true;
+      }
+    }
+    if (marked) {
+      // Durable before the old segment (and with it the old mark) goes; if that fails, the old
+      // segments stay live and the run on record, so the next compact() redoes this.
+      try {
+        await this.commit();
+      } catch (e) {
+        const error = asValueLogError(e, 'IO', 'persisting dead marks of copies');
+        for (const id of remap.compactedSegments) remap.deleteErrors.push({ fileId: id, segment: segmentFileName(id), error });
+        if (intent !== undefined && compacted.length > 0) this.leftovers.push({ run: intent.run, intent, remap: { ...intent, phase: 'remap', sources: compacted, pairs: runPairs } });
+        return remap;
+      }
+    }
     if (intent !== undefined) {
-      if (compacted.length > 0) this.pendingRuns.set(intent.run, new Set(compacted));
+      if (compacted.length > 0) this.pendingRuns.set(intent.run, { left: new Set(compacted), pairs: runPairs });
       try {
         await removeIntent(this.storage, intent.run, 'intent'); // if it stays, a .remap rolls forward
       } catch {
@@ -718,11 +739,9 @@ export class ValueLog {
     }
     for (const r of rolled) {
       this.leftovers = this.leftovers.filter((l) => l.run !== r.run);
-      this.pendingRuns.set(r.run, new Set(r.sources.filter((id) => rolledSources.has(id))));
+      this.pendingRuns.set(r.run, { left: new Set(r.sources.filter((id) => rolledSources.has(id))), pairs: r.pairs });
       await removeIntent(this.storage, r.run, 'intent').catch(() => undefined);
     }
-    // A value the caller dropped while the run was copying it: its copy is garbage too.
-    for (const [o, n] of remap) if (this.garbage.isDead(o)) this.markCopyDead(n);
     for (const id of remap.compactedSegments) {
       this.manager.markZombie(id);
       // Unpinned: delete now; pinned: the last release of a snapshot deletes it.
@@ -733,7 +752,7 @@ export class ValueLog {
         remap.deleteErrors.push({ fileId: id, segment: segmentFileName(id), error: asValueLogError(e, 'IO', `deleting ${segmentFileName(id)}`) });
       }
     }
-    for (const [run, left] of this.pendingRuns) if (left.size === 0) await this.settleRun(run);
+    for (const [run, p] of this.pendingRuns) if (p.left.size === 0) await this.settleRun(run);
     return remap;
   }
 
@@ -894,7 +913,7 @@ export class ValueLog {
 
   /** A source segment was deleted: a run whose sources are all gone no longer needs its .remap. */
   private async sourceDeleted(id: number): Promise<void> {
-    for (const [run, left] of this.pendingRuns) if (left.delete(id) && left.size === 0) await this.settleRun(run);
+    for (const [run, p] of this.pendingRuns) if (p.left.delete(id) && p.left.size === 0) await this.settleRun(run);
   }
 
   private async settleRun(run: number): Promise<void> {
@@ -931,6 +950,20 @@ export class ValueLog {
 
   /** @internal */
   async releaseSet(set: ValueSet): Promise<void> {
+    // The release may delete old segments of a handed-over run: a value dropped by its old pointer
+    // after the handover must have its copy marked dead, durably, while the old mark still exists.
+    if (this.pendingRuns.size > 0 && !this.closed) {
+      let marked = false;
+      for (const p of this.pendingRuns.values()) {
+        for (const [o, n] of p.pairs) {
+          if (this.garbage.isDead(o) && !this.garbage.isDead(n)) {
+            this.markCopyDead(n);
+            marked = true;
+          }
+        }
+      }
+      if (marked) await this.commit();
+    }
     await this.manager.release(set);
   }
 
@@ -961,7 +994,7 @@ export class ValueLog {
   /** Runs left unfinished (by an earlier process or a failed call), settled by the next compact(). */
   private leftovers: Leftover[] = [];
   /** Handed-over runs whose .remap stays until these source segments are deleted. */
-  private readonly pendingRuns = new Map<number, Set<number>>();
+  private readonly pendingRuns = new Map<number, { left: Set<number>; pairs: Array<[ValuePtr, ValuePtr]> }>();
 
   /** Reads the records of unfinished compaction runs (read only; compact() acts on them). */
   private async loadCompactionRecords(): Promise<void> {
