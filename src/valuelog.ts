@@ -638,7 +638,18 @@ export class ValueLog {
     this.checkOpen();
     await this.commit();
     const rolled = await this.settleLeftovers();
+    // Zombies whose deletion failed earlier: try again (a failure stays reported in the next remap).
+    const retry: CompactionProblem[] = [];
+    for (const s of this.manager.segmentInfo()) {
+      if (!s.zombie || s.refCount !== 0) continue;
+      try {
+        await this.manager.removeSegment(s.id);
+      } catch (e) {
+        retry.push({ fileId: s.id, segment: s.name, error: asValueLogError(e, 'IO', `deleting ${s.name}`) });
+      }
+    }
     const remap = new PointerRemap();
+    remap.deleteErrors.push(...retry);
     for (const r of rolled) {
       for (const [o, n] of r.pairs) {
         if (this.garbage.isDead(n)) continue; // the caller already applied the move and dropped the value

@@ -310,6 +310,22 @@ test('without onRemap: a snapshot keeps the old segments until released; a faile
   assert.not.ok((await s2.list()).includes(segmentFileName(encodeFileId(0, 1))));
   checkAll(log2, f2.vals, r2);
   await log2.close();
+
+  // In the same process, the next compact() retries the deletion.
+  const s3 = new TestStorage();
+  const f3 = await filledLog(s3);
+  s3.failRemove = (n) => n.endsWith('.log');
+  const r4 = await f3.log.compact({ minGarbageRatio: 0.3 });
+  assert.ok(r4.deleteErrors.length >= 3);
+  assert.ok((await f3.log.compact({ minGarbageRatio: 0.3 })).deleteErrors.length >= 3, 'still failing: still reported');
+  s3.failRemove = undefined;
+  const r5 = await f3.log.compact({ minGarbageRatio: 0.3 });
+  assert.equal(r5.deleteErrors, []);
+  assert.ok(f3.log.stats().segments.every((s) => !s.zombie));
+  for (const id of r4.compactedSegments) assert.not.ok((await s3.list()).includes(segmentFileName(id)));
+  assert.equal(await compactFiles(s3), []);
+  checkAll(f3.log, f3.vals, r4);
+  await f3.log.close();
 });
 
 test('a crash while copying: the next compact() marks the orphaned copies dead and loses nothing', async () => {
