@@ -566,6 +566,7 @@ export class ValueLog {
   /** Commits, then closes every writer and segment. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.compactions; // a compaction in progress finishes (or fails) first
     if (this.training) await this.training;
     if (this.pendingCommit) await this.pendingCommit.catch(() => undefined);
     let err: unknown;
