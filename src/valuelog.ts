@@ -685,7 +685,7 @@ export class ValueLog {
     const runPairs: Array<[ValuePtr, ValuePtr]> = [];
     const discard: ValuePtr[] = [];
     const compacted: number[] = [];
-    let remapWritten = false;
+    let remapRecord: CompactionIntent | undefined;
     try {
       let done = 0;
       opts.onProgress?.(0, total);
@@ -708,14 +708,15 @@ export class ValueLog {
         await this.commit();
       }
       if (intent !== undefined && compacted.length > 0) {
-        await writeIntent(this.storage, { ...intent, phase: 'remap', sources: compacted, pairs: runPairs });
-        remapWritten = true;
+        const record: CompactionIntent = { ...intent, phase: 'remap', sources: compacted, pairs: runPairs };
+        await writeIntent(this.storage, record);
+        remapRecord = record;
       }
       for (const [o, n] of runPairs) remap.set(o, n);
       remap.compactedSegments.push(...compacted, ...rolledSources);
       if (opts.onRemap !== undefined) await opts.onRemap(remap);
     } catch (e) {
-      await this.undoRun(intent, remapWritten, [...runPairs.map((p) => p[1]), ...discard]);
+      await this.undoRun(intent, remapRecord, [...runPairs.map((p) => p[1]), ...discard]);
       throw asValueLogError(e, 'IO', 'compaction failed, nothing was deleted');
     }
     // Handed over: from here on nothing throws, so the caller always gets the remap.
@@ -736,7 +737,7 @@ export class ValueLog {
       } catch (e) {
         const error = asValueLogError(e, 'IO', 'persisting dead marks of copies');
         for (const id of remap.compactedSegments) remap.deleteErrors.push({ fileId: id, segment: segmentFileName(id), error });
-        if (intent !== undefined && compacted.length > 0) this.leftovers.push({ run: intent.run, intent, remap: { ...intent, phase: 'remap', sources: compacted, pairs: runPairs } });
+        if (remapRecord !== undefined) this.leftovers.push({ run: intent!.run, intent, remap: remapRecord });
         return remap;
       }
     }
@@ -856,12 +857,11 @@ export class ValueLog {
    * rolled forward), then its copies are made durable and marked dead. If any step fails the run
    * stays on record and the next compact() finishes the job from what is on disk.
    */
-  private async undoRun(intent: CompactionIntent | undefined, remapWritten: boolean, copies: ValuePtr[]): Promise<void> {
+  private async undoRun(intent: CompactionIntent | undefined, remap: CompactionIntent | undefined, copies: ValuePtr[]): Promise<void> {
     if (intent === undefined) return;
     try {
-      if (remapWritten) await removeIntent(this.storage, intent.run, 'remap');
+      if (remap !== undefined) await removeIntent(this.storage, intent.run, 'remap');
     } catch {
-      const remap = { ...intent, phase: 'remap' as const };
       this.leftovers.push({ run: intent.run, intent, remap }); // rolled forward: handed over again before anything is deleted
       return;
     }
