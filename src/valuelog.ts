@@ -134,8 +134,9 @@ export interface CompactOptions {
   /**
    * Receives the remap once every copy is durable and before any old segment becomes a zombie or is
    * deleted; compact() waits for it. Record the new pointers durably in it: once it resolves the old
-   * segments may go. If it throws or rejects, compact() rejects with that error (a ValueLogError, the
-   * original as `cause`), nothing is deleted and the copies just made are marked dead.
+   * segments may go. If it throws or rejects, compact() rejects with that error (a ValueLogError as
+   * it is, anything else as IO with the original as `cause`), nothing is deleted and the copies just
+   * made are marked dead.
    */
   onRemap?: (remap: PointerRemap) => void | Promise<void>;
 }
