@@ -83,6 +83,7 @@ export {
   type PutOptions,
   type Compression,
   type CompactOptions,
+  type CompactionProblem,
   type DictionaryOptions,
   type DictionaryTrainOptions,
   type DictionaryStats,

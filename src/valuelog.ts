@@ -3,12 +3,13 @@
 // snapshots that pin the segments they can read. Dictionary compression keeps its dictionaries in a
 // store beside the segments (src/dictionaries.ts) and trains them from a bounded sample of recent values.
 import { DictionaryStore, SampleReservoir, type DamagedDictionary, type DictionaryInfo } from './dictionaries.js';
-import { asValueLogError, invalidArgument, ValueLogError } from './errors.js';
+import { type CompactionIntent, readIntents, removeIntent, writeIntent } from './compaction.js';
+import { asValueLogError, corrupt, invalidArgument, ValueLogError } from './errors.js';
 import { booleanOption, checkOptionKeys, describe, functionOption, intOption, numberOption } from './options.js';
-import { BlockCodec, framePrefixLength, type LogRecord } from './format/frame.js';
+import { BlockCodec, decodeFrame, framePrefixLength, type LogRecord } from './format/frame.js';
+import { decodeRecordHeader, isGroupedRecord, verifyRecordChecksum } from './format/record.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
-import { verifyRecordChecksum } from './format/record.js';
 import { decodeFileId, encodeFileId, MAX_LANE, MAX_SEQ, parseSegmentFileName, segmentFileName } from './format/segment.js';
 import { HEADER_SIZE, MAX_FRAME_K } from './limits.js';
 import { Manager, type ValueSet } from './manager.js';
@@ -132,16 +133,46 @@ export interface CompactOptions {
   maxBytes?: number;
   /** Called with (bytes of chosen segments compacted so far, their total), at 0 and after each segment. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /**
+   * Receives the remap once every copy is durable and before any old segment becomes a zombie or is
+   * deleted; compact() waits for it. Record the new pointers durably in it: once it resolves the old
+   * segments may go. If it throws or rejects, compact() rejects with that error (a ValueLogError as
+   * it is, anything else as IO with the original as `cause`), nothing is deleted and the copies just
+   * made are marked dead.
+   */
+  onRemap?: (remap: PointerRemap) => void | Promise<void>;
+}
+
+/** A segment compaction left as it was, and why. */
+export interface CompactionProblem {
+  fileId: number;
+  segment: string;
+  error: ValueLogError;
 }
 
 /** Old pointer → new pointer for every live value that compaction moved; looked up by pointer value. */
 export class PointerRemap implements Iterable<[ValuePtr, ValuePtr]> {
   private readonly map = new Map<string, [ValuePtr, ValuePtr]>();
+  /** New pointer → old pointers that map to it (to follow a value moved twice). */
+  private readonly back = new Map<string, string[]>();
   /** Segments whose live values were copied (now zombies). */
   readonly compactedSegments: number[] = [];
-  /** @internal */
+  /** Segments that could not be read back checksum-verified: left as they are, nothing of them moved. */
+  readonly skippedSegments: CompactionProblem[] = [];
+  /** Old segments whose deletion failed after the remap was complete: they stay zombies until a snapshot release or the next compact(). */
+  readonly deleteErrors: CompactionProblem[] = [];
+  /** @internal Records a move; a pointer that is itself the target of an earlier move is followed through. */
   set(oldPtr: ValuePtr, newPtr: ValuePtr): void {
-    this.map.set(ptrKey(oldPtr), [oldPtr, newPtr]);
+    const oldKey = ptrKey(oldPtr);
+    const newKey = ptrKey(newPtr);
+    for (const k of this.back.get(oldKey) ?? []) {
+      const e = this.map.get(k);
+      if (e !== undefined) e[1] = newPtr;
+    }
+    const moved = this.back.get(oldKey) ?? [];
+    this.back.delete(oldKey);
+    this.map.set(oldKey, [oldPtr, newPtr]);
+    this.back.set(newKey, [...(this.back.get(newKey) ?? []), ...moved, oldKey]);
   }
   get(oldPtr: ValuePtr): ValuePtr | undefined {
     return this.map.get(ptrKey(oldPtr))?.[1];
@@ -305,6 +336,7 @@ export class ValueLog {
     const log = new ValueLog(storage, manager, opts, plan.recovered, dicts);
     log.lock = lock;
     log.ridCounter = plan.maxRid; // RIDs continue after the largest one in the segments recovery scanned
+    await log.loadCompactionRecords();
     const tracked = new Set(manager.segmentInfo().map((x) => x.id));
     for (const name of await storage.list()) {
       const id = name.endsWith('.dead') ? parseSegmentFileName(name.replace(/\.dead$/, '.log')) : undefined;
@@ -312,7 +344,10 @@ export class ValueLog {
       if (tracked.has(id)) await log.garbage.load(storage, id);
       else await storage.remove(name); // its segment was deleted before the sidecar could be
     }
-    manager.onSegmentDeleted = (id) => log.garbage.drop(storage, id);
+    manager.onSegmentDeleted = async (id) => {
+      await log.garbage.drop(storage, id);
+      await log.sourceDeleted(id);
+    };
     log.lanes = writers.map((writer, index) => {
       // The dictionary modes use LZ4 for frames without a dictionary.
       if (opts.compression !== 'none') writer.setBlockCompression(opts.compression === 'snappy' ? BlockCodec.Snappy : BlockCodec.LZ4, true);
@@ -557,6 +592,7 @@ export class ValueLog {
   /** Commits, then closes every writer and segment. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.compactions; // a compaction in progress finishes (or fails) first
     if (this.training) await this.training;
     if (this.pendingCommit) await this.pendingCommit.catch(() => undefined);
     let err: unknown;
@@ -622,22 +658,56 @@ export class ValueLog {
 
   /**
    * Copies the live values of sealed segments whose garbage ratio is at least `minGarbageRatio` into
-   * the active segment of their lane (a record whose values are all live is copied byte for byte;
-   * others are re-framed), makes the copies durable, and returns old → new pointers for the caller's
-   * index. The old segments become zombies: deleted as soon as no snapshot holds them. Take a
-   * snapshot before compacting and release it once your index durably points at the new pointers.
+   * the active segment of their lane (a record whose values are all live is copied byte for byte,
+   * after its checksum is verified on the copy itself; others are re-framed), makes the copies
+   * durable, hands the remap to `onRemap` (if given) and returns it. Only then do the old segments
+   * become zombies, deleted as soon as no snapshot holds them. Without onRemap, take a snapshot before
+   * compacting and release it once your index durably points at the new pointers. A segment that
+   * cannot be read back verified is skipped (remap.skippedSegments). Calls are serialised: a second
+   * compact() waits for the first, then runs on what is left. A run cut short by a crash is finished
+   * or undone by the next compact() (see README).
    */
   async compact(opts: CompactOptions = {}): Promise<PointerRemap> {
     this.checkWritable();
     const o = checkOptionKeys(opts, 'compact options', COMPACT_OPTION_KEYS);
     const minRatio = numberOption(o, 'minGarbageRatio', 'compact options', 0.5, 0, 1);
     const maxBytes = numberOption(o, 'maxBytes', 'compact options', Infinity, 1, Infinity, true);
-    const onProgress = functionOption<NonNullable<CompactOptions['onProgress']>>(o, 'onProgress', 'compact options');
+    functionOption<NonNullable<CompactOptions['onProgress']>>(o, 'onProgress', 'compact options');
+    functionOption<NonNullable<CompactOptions['onRemap']>>(o, 'onRemap', 'compact options');
+    const run = this.compactions.then(() => this.compactNow(opts, minRatio, maxBytes));
+    this.compactions = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async compactNow(opts: CompactOptions, minRatio: number, maxBytes: number): Promise<PointerRemap> {
+    this.checkWritable();
     await this.commit();
-    const candidates = this.stats()
-      .segments.filter((x) => !x.active && !x.zombie && x.bytes > 0 && x.garbageRatio >= minRatio && !this.isSpare(x.fileId))
-      .sort((a, b) => b.garbageRatio - a.garbageRatio);
+    const rolled = await this.settleLeftovers();
+    // Zombies whose deletion failed earlier: try again (a failure stays reported in the next remap).
+    const retry: CompactionProblem[] = [];
+    for (const s of this.manager.segmentInfo()) {
+      if (!s.zombie || s.refCount !== 0) continue;
+      try {
+        await this.manager.removeSegment(s.id);
+      } catch (e) {
+        retry.push({ fileId: s.id, segment: s.name, error: asValueLogError(e, 'IO', `deleting ${s.name}`) });
+      }
+    }
     const remap = new PointerRemap();
+    remap.deleteErrors.push(...retry);
+    for (const r of rolled) {
+      for (const [o, n] of r.pairs) {
+        if (this.garbage.isDead(n)) continue; // the caller already applied the move and dropped the value
+        remap.set(o, n);
+      }
+    }
+    const rolledSources = new Set(rolled.flatMap((r) => r.sources).filter((id) => this.manager.isLive(id)));
+    const candidates = this.stats()
+      .segments.filter((x) => !x.active && !x.zombie && x.bytes > 0 && x.garbageRatio >= minRatio && !this.isSpare(x.fileId) && !rolledSources.has(x.fileId))
+      .sort((a, b) => b.garbageRatio - a.garbageRatio);
     const chosen: SegmentStats[] = [];
     let budget = maxBytes;
     for (const seg of candidates) {
@@ -646,67 +716,271 @@ export class ValueLog {
       chosen.push(seg);
     }
     const total = chosen.reduce((a, x) => a + x.bytes, 0);
-    let done = 0;
-    onProgress?.(0, total);
-    for (const seg of chosen) {
-      await this.compactSegment(seg.fileId, this.lanes[seg.lane] ?? this.lanes[0]!, remap);
-      remap.compactedSegments.push(seg.fileId);
-      done += seg.bytes;
-      onProgress?.(done, total);
+    let intent: CompactionIntent | undefined;
+    if (chosen.length > 0) {
+      // Captured in one synchronous step: values put from here on get RIDs above maxRid.
+      intent = {
+        run: ++this.compactRun,
+        phase: 'intent',
+        maxRid: this.ridCounter,
+        sources: chosen.map((s) => s.fileId),
+        targets: this.lanes.map((l) => ({ fileId: l.writer.fileId, offset: l.writer.size })),
+        pairs: [],
+      };
+      await writeIntent(this.storage, intent);
     }
-    await this.commit();
+    const runPairs: Array<[ValuePtr, ValuePtr]> = [];
+    const discard: ValuePtr[] = [];
+    const compacted: number[] = [];
+    let remapRecord: CompactionIntent | undefined;
+    try {
+      let done = 0;
+      opts.onProgress?.(0, total);
+      for (const seg of chosen) {
+        const pairs: Array<[ValuePtr, ValuePtr]> = [];
+        const problem = await this.compactSegment(seg.fileId, this.lanes[seg.lane] ?? this.lanes[0]!, pairs, intent!.maxRid);
+        if (problem === undefined) {
+          compacted.push(seg.fileId);
+          runPairs.push(...pairs);
+        } else {
+          for (const [, n] of pairs) discard.push(n);
+          remap.skippedSegments.push({ fileId: seg.fileId, segment: seg.name, error: problem });
+        }
+        done += seg.bytes;
+        opts.onProgress?.(done, total);
+      }
+      await this.commit(); // every copy durable before anything refers to it
+      if (intent !== undefined && discard.length > 0) {
+        for (const p of discard) this.markCopyDead(p);
+        await this.commit();
+      }
+      if (intent !== undefined && compacted.length > 0) {
+        const record: CompactionIntent = { ...intent, phase: 'remap', sources: compacted, pairs: runPairs };
+        await writeIntent(this.storage, record);
+        remapRecord = record;
+      }
+      for (const [o, n] of runPairs) remap.set(o, n);
+      remap.compactedSegments.push(...compacted, ...rolledSources);
+      if (opts.onRemap !== undefined) await opts.onRemap(remap);
+    } catch (e) {
+      await this.undoRun(intent, remapRecord, [...runPairs.map((p) => p[1]), ...discard]);
+      throw asValueLogError(e, 'IO', 'compaction failed, nothing was deleted');
+    }
+    // Handed over: from here on nothing throws, so the caller always gets the remap.
+    // A value the caller dropped while the run was copying it (or, for a run rolled forward, before):
+    // its copy is garbage too.
+    let marked = false;
+    for (const [o, n] of remap) {
+      if (this.garbage.isDead(o) && !this.garbage.isDead(n)) {
+        this.markCopyDead(n);
+        marked = true;
+      }
+    }
+    if (marked) {
+      // Durable before the old segment (and with it the old mark) goes; if that fails, the old
+      // segments stay live and the run on record, so the next compact() redoes this.
+      try {
+        await this.commit();
+      } catch (e) {
+        const error = asValueLogError(e, 'IO', 'persisting dead marks of copies');
+        for (const id of remap.compactedSegments) remap.deleteErrors.push({ fileId: id, segment: segmentFileName(id), error });
+        if (remapRecord !== undefined) this.leftovers.push({ run: intent!.run, intent, remap: remapRecord });
+        return remap;
+      }
+    }
+    if (intent !== undefined) {
+      if (compacted.length > 0) this.pendingRuns.set(intent.run, { left: new Set(compacted), pairs: runPairs });
+      try {
+        await removeIntent(this.storage, intent.run, 'intent'); // if it stays, a .remap rolls forward
+      } catch {
+        // Only copies already marked dead: the next run scans for them again.
+        if (compacted.length === 0) this.leftovers.push({ run: intent.run, intent, remap: undefined });
+      }
+    }
+    for (const r of rolled) {
+      this.leftovers = this.leftovers.filter((l) => l.run !== r.run);
+      this.pendingRuns.set(r.run, { left: new Set(r.sources.filter((id) => rolledSources.has(id))), pairs: r.pairs });
+      await removeIntent(this.storage, r.run, 'intent').catch(() => undefined);
+    }
     for (const id of remap.compactedSegments) {
       this.manager.markZombie(id);
       // Unpinned: delete now; pinned: the last release of a snapshot deletes it.
-      if (this.manager.segmentInfo().find((x) => x.id === id)?.refCount === 0) await this.manager.removeSegment(id);
+      if (this.manager.segmentInfo().find((x) => x.id === id)?.refCount !== 0) continue;
+      try {
+        await this.manager.removeSegment(id);
+      } catch (e) {
+        remap.deleteErrors.push({ fileId: id, segment: segmentFileName(id), error: asValueLogError(e, 'IO', `deleting ${segmentFileName(id)}`) });
+      }
     }
+    for (const [run, p] of this.pendingRuns) if (p.left.size === 0) await this.settleRun(run);
     return remap;
   }
 
-  private async compactSegment(id: number, lane: Lane, remap: PointerRemap): Promise<void> {
-    const reader = await Reader.open(this.storage, id);
+  /**
+   * Copies the live values of one segment into `lane`, adding old → new pairs. Returns the problem
+   * when the source cannot be read back verified (its copies so far are in `pairs`); a failure to
+   * write the copies throws.
+   */
+  private async compactSegment(id: number, lane: Lane, pairs: Array<[ValuePtr, ValuePtr]>, maxRid: bigint): Promise<ValueLogError | undefined> {
+    const name = segmentFileName(id);
+    let reader: Reader | undefined;
+    let file: StorageFile | undefined;
+    try {
+      reader = await Reader.open(this.storage, id);
+      file = await this.storage.open(name, { readOnly: true });
+    } catch (e) {
+      reader?.close();
+      return asValueLogError(e, 'IO', `opening ${name} for compaction`);
+    }
     reader.setDictLookup(this.dicts.lookup);
-    const file = await this.storage.open(segmentFileName(id), { readOnly: true });
     try {
       let frame: ReaderEntry[] = [];
-      const flush = () => {
-        if (frame.length === 0) return;
-        const live = frame.filter((e) => !this.garbage.isDead(e.ptr));
-        if (live.length === frame.length) {
-          // Wholly live: copy the record byte for byte; every value keeps its sub-index and hint.
-          const first = frame[0]!.ptr;
-          const head = new Uint8Array(HEADER_SIZE);
-          file.read(head, first.offset - 4);
-          const len = HEADER_SIZE + new DataView(head.buffer).getUint32(16, true);
-          if (len > file.size() - (first.offset - 4)) throw new ValueLogError('CORRUPT', `valuelog: compaction: record at ${first.offset - 4} in ${segmentFileName(id)} claims ${len} bytes, past the end of the file`);
-          const raw = new Uint8Array(len);
-          // Minimal guard (compaction itself is hardened elsewhere): copy only bytes whose count and
-          // CRC were checked, since this second read may differ from what the reader verified.
-          if (file.read(raw, first.offset - 4) !== len) throw new ValueLogError('IO', `valuelog: compaction: short read of the record at ${first.offset - 4} in ${segmentFileName(id)}`);
-          verifyRecordChecksum(raw, 0, new DataView(raw.buffer).getUint32(0, true), raw.subarray(HEADER_SIZE));
-          this.rotateIfFull(lane, len);
-          const copied = lane.writer.appendRawRecord(raw, first.length);
-          for (const e of frame) remap.set(e.ptr, { offset: copied.offset, length: e.ptr.length, fileId: copied.fileId });
-        } else if (live.length > 0) {
-          let bytes = HEADER_SIZE + framePrefixLength(live.length);
-          for (const e of live) bytes += e.value!.length;
-          this.rotateIfFull(lane, bytes);
-          // Re-framed values are compressed as new ones are (with the current dictionary, if any).
-          const ptrs = this.writeFrame(lane, live.map((e) => ({ rid: e.rid, value: e.value! })));
-          live.forEach((e, i) => remap.set(e.ptr, ptrs[i]!));
+      let frameEnd = 0;
+      for (;;) {
+        let e: ReaderEntry | undefined;
+        try {
+          e = reader.next();
+          if (e !== undefined && e.rid > maxRid) {
+            // Only a log whose RID counter was restored too low at open has these: the run could not
+            // tell such copies from new values after a crash, so the next run (counter raised) takes it.
+            if (e.rid > this.ridCounter) this.ridCounter = e.rid;
+            throw new ValueLogError('CORRUPT', `valuelog: ${name} holds RID ${e.rid} above the log's counter at the start of compaction; it is compacted by the next compact()`);
+          }
+          if (frame.length > 0 && (e === undefined || e.ptr.offset !== frame[0]!.ptr.offset)) {
+            const raw = frame.every((x) => !this.garbage.isDead(x.ptr)) ? readVerifiedRecord(file, name, frame, frameEnd) : undefined;
+            this.copyFrame(lane, frame, raw, pairs);
+            frame = [];
+          }
+        } catch (err) {
+          if (err instanceof CopyWriteError) throw err.cause;
+          return asValueLogError(err, 'IO', `reading ${name} for compaction`);
         }
-        lane.dirty = true;
-        frame = [];
-      };
-      for (const e of reader) {
-        if (frame.length > 0 && e.ptr.offset !== frame[0]!.ptr.offset) flush();
+        if (e === undefined) return undefined;
+        if (frame.length === 0) frameEnd = reader.offset;
         frame.push(e);
       }
-      flush();
     } finally {
       reader.close();
       file.close();
     }
+  }
+
+  /** Appends one record's live values: `raw` (the verified record) as it is, or the live ones re-framed. */
+  private copyFrame(lane: Lane, frame: ReaderEntry[], raw: Uint8Array | undefined, pairs: Array<[ValuePtr, ValuePtr]>): void {
+    try {
+      if (raw !== undefined) {
+        // Wholly live: every value keeps its sub-index and length hint.
+        this.rotateIfFull(lane, raw.length);
+        const copied = lane.writer.appendRawRecord(raw, frame[0]!.ptr.length);
+        for (const e of frame) pairs.push([e.ptr, { offset: copied.offset, length: e.ptr.length, fileId: copied.fileId }]);
+      } else {
+        const live = frame.filter((e) => !this.garbage.isDead(e.ptr));
+        if (live.length === 0) return;
+        let bytes = HEADER_SIZE + framePrefixLength(live.length);
+        for (const e of live) bytes += e.value!.length;
+        this.rotateIfFull(lane, bytes);
+        // Re-framed values are compressed as new ones are (with the current dictionary, if any).
+        const ptrs = this.writeFrame(lane, live.map((e) => ({ rid: e.rid, value: e.value! })));
+        live.forEach((e, i) => pairs.push([e.ptr, ptrs[i]!]));
+      }
+      lane.dirty = true;
+    } catch (e) {
+      throw new CopyWriteError(e);
+    }
+  }
+
+  /** Marks a copy dead so that a later compaction reclaims it (a copy whose segment is gone is ignored). */
+  private markCopyDead(ptr: ValuePtr): void {
+    if (this.garbage.isDead(ptr)) return;
+    try {
+      // Copies are the writer's own pointers to records it wrote: only the file bounds them.
+      const [d] = checkDeadPointers([ptr], () => Number.MAX_SAFE_INTEGER, (id, start, end) => this.manager.recordValues(id, start, end));
+      this.garbage.mark(d!.ptr, d!.bytes);
+    } catch {
+      // Its segment was deleted or cannot be read: nothing is left to reclaim.
+    }
+  }
+
+  /**
+   * Undoes a run that failed before its remap was handed over: the .remap goes first (so it is never
+   * rolled forward), then its copies are made durable and marked dead. If any step fails the run
+   * stays on record and the next compact() finishes the job from what is on disk.
+   */
+  private async undoRun(intent: CompactionIntent | undefined, remap: CompactionIntent | undefined, copies: ValuePtr[]): Promise<void> {
+    if (intent === undefined) return;
+    try {
+      if (remap !== undefined) await removeIntent(this.storage, intent.run, 'remap');
+    } catch {
+      this.leftovers.push({ run: intent.run, intent, remap }); // rolled forward: handed over again before anything is deleted
+      return;
+    }
+    try {
+      await this.commit();
+      for (const p of copies) this.markCopyDead(p);
+      await this.commit();
+      await removeIntent(this.storage, intent.run, 'intent');
+    } catch {
+      this.leftovers.push({ run: intent.run, intent, remap: undefined });
+    }
+  }
+
+  /**
+   * Deals with runs an earlier process (or a failed earlier call) left unfinished. A run that never
+   * wrote its .remap handed nothing over: its copies are found by position and RID and marked dead.
+   * Runs with a .remap are returned, to be rolled forward by this call.
+   */
+  private async settleLeftovers(): Promise<CompactionIntent[]> {
+    const undo = this.leftovers.filter((l) => l.remap === undefined);
+    if (undo.length === 0) return this.leftovers.map((l) => l.remap!);
+    await this.manager.refresh();
+    for (const l of undo) if (l.intent !== undefined) await this.discardOrphans(l.intent);
+    await this.commit();
+    for (const l of undo) {
+      await removeIntent(this.storage, l.run, 'remap'); // a torn one, never handed over
+      await removeIntent(this.storage, l.run, 'intent');
+    }
+    this.leftovers = this.leftovers.filter((l) => l.remap !== undefined);
+    return this.leftovers.map((l) => l.remap!);
+  }
+
+  /** Marks dead every copy a run made: values at or after its start in each lane with RIDs up to its maxRid. */
+  private async discardOrphans(intent: CompactionIntent): Promise<void> {
+    const ids = this.manager.segmentInfo().filter((s) => !s.zombie).map((s) => s.id);
+    for (const t of intent.targets) {
+      const from = decodeFileId(t.fileId);
+      for (const id of ids) {
+        const at = decodeFileId(id);
+        if (at.lane !== from.lane || at.seq < from.seq) continue;
+        let reader: Reader;
+        try {
+          reader = await Reader.open(this.storage, id);
+        } catch {
+          continue;
+        }
+        reader.disableValueDecode();
+        try {
+          for (let e = reader.next(); e !== undefined; e = reader.next()) {
+            if (id === t.fileId && e.ptr.offset - 4 < t.offset) continue;
+            if (e.rid <= intent.maxRid) this.markCopyDead(e.ptr);
+          }
+        } catch {
+          // A damaged or torn tail: nothing after it is readable, so nothing after it was copied.
+        } finally {
+          reader.close();
+        }
+      }
+    }
+  }
+
+  /** A source segment was deleted: a run whose sources are all gone no longer needs its .remap. */
+  private async sourceDeleted(id: number): Promise<void> {
+    for (const [run, p] of this.pendingRuns) if (p.left.delete(id) && p.left.size === 0) await this.settleRun(run);
+  }
+
+  private async settleRun(run: number): Promise<void> {
+    this.pendingRuns.delete(run);
+    // If it cannot be removed it rolls forward harmlessly later: its old pointers are gone.
+    await removeIntent(this.storage, run, 'remap').catch(() => undefined);
   }
 
   private isSpare(id: number): boolean {
@@ -737,6 +1011,20 @@ export class ValueLog {
 
   /** @internal */
   async releaseSet(set: ValueSet): Promise<void> {
+    // The release may delete old segments of a handed-over run: a value dropped by its old pointer
+    // after the handover must have its copy marked dead, durably, while the old mark still exists.
+    if (this.pendingRuns.size > 0 && !this.closed) {
+      let marked = false;
+      for (const p of this.pendingRuns.values()) {
+        for (const [o, n] of p.pairs) {
+          if (this.garbage.isDead(o) && !this.garbage.isDead(n)) {
+            this.markCopyDead(n);
+            marked = true;
+          }
+        }
+      }
+      if (marked) await this.commit();
+    }
     await this.manager.release(set);
   }
 
@@ -783,6 +1071,28 @@ export class ValueLog {
   }
 
   private ridCounter = 0n;
+  /** The compaction running or last run: compact() calls queue behind it. */
+  private compactions: Promise<void> = Promise.resolve();
+  /** Highest compaction run number used or found on disk. */
+  private compactRun = 0;
+  /** Runs left unfinished (by an earlier process or a failed call), settled by the next compact(). */
+  private leftovers: Leftover[] = [];
+  /** Handed-over runs whose .remap stays until these source segments are deleted. */
+  private readonly pendingRuns = new Map<number, { left: Set<number>; pairs: Array<[ValuePtr, ValuePtr]> }>();
+
+  /** Reads the records of unfinished compaction runs (read only; compact() acts on them). */
+  private async loadCompactionRecords(): Promise<void> {
+    const byRun = new Map<number, Leftover>();
+    for (const r of await readIntents(this.storage, await this.storage.list())) {
+      if (r.run > this.compactRun) this.compactRun = r.run;
+      const l = byRun.get(r.run) ?? { run: r.run, intent: undefined, remap: undefined };
+      byRun.set(r.run, l);
+      if (r.intent !== undefined) l[r.phase] = r.intent;
+      // Values put from now on must never look like that run's copies.
+      if (r.intent !== undefined && r.intent.maxRid > this.ridCounter) this.ridCounter = r.intent.maxRid;
+    }
+    this.leftovers = [...byRun.values()];
+  }
 
   /**
    * Rotation keeps put() synchronous: the next segment is opened in the background once the active
@@ -858,11 +1168,48 @@ export class ValueLog {
   }
 }
 
+/** A compaction run found unfinished: its valid .intent and .remap records, if any. */
+interface Leftover {
+  run: number;
+  intent: CompactionIntent | undefined;
+  remap: CompactionIntent | undefined;
+}
+
+/** Wraps a failure to write a copy, so that it is told apart from a source that reads back damaged. */
+class CopyWriteError extends Error {
+  constructor(cause: unknown) {
+    super('copy write failed', { cause });
+  }
+}
+
+/**
+ * Reads the record the Reader just verified (it ends at `end`) and verifies the copy itself: its
+ * byte count, checksum, length and RIDs must be those of the entries, or nothing of it is copied.
+ */
+function readVerifiedRecord(file: StorageFile, name: string, frame: ReaderEntry[], end: number): Uint8Array {
+  const first = frame[0]!;
+  const start = first.ptr.offset - 4;
+  const raw = new Uint8Array(end - start);
+  const got = file.read(raw, start);
+  if (got !== raw.length) throw new ValueLogError('UNEXPECTED_EOF', `valuelog: reading the record at ${start} in ${name} for its copy gave ${got} of ${raw.length} bytes`);
+  const where = `record at ${start} in ${name}, read again for its copy`;
+  const h = decodeRecordHeader(raw);
+  if (HEADER_SIZE + h.valueLen !== raw.length) throw corrupt(`${where}: length ${HEADER_SIZE + h.valueLen}, ${raw.length} expected`);
+  verifyRecordChecksum(raw, 0, h.crc, raw.subarray(HEADER_SIZE));
+  if (isGroupedRecord(h)) {
+    const f = decodeFrame(raw.subarray(HEADER_SIZE));
+    if (f.header.k !== frame.length || frame.some((e, i) => f.rids[i] !== e.rid)) throw corrupt(`${where}: not the record first read`);
+  } else if (frame.length !== 1 || h.rid !== first.rid) {
+    throw corrupt(`${where}: not the record first read`);
+  }
+  return raw;
+}
+
 /** Every option ValueLog.open knows (unknown keys are refused: a misspelling would silently change behaviour). */
 const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'salvage', 'bufferSize', 'rawFrameBytes'] as const;
 const DICTIONARY_OPTION_KEYS = ['size', 'sampleBytes', 'trainAfterBytes', 'level', 'entropy'] as const;
 const PUT_OPTION_KEYS = ['lane'] as const;
-const COMPACT_OPTION_KEYS = ['minGarbageRatio', 'maxBytes', 'onProgress'] as const;
+const COMPACT_OPTION_KEYS = ['minGarbageRatio', 'maxBytes', 'onProgress', 'onRemap'] as const;
 const COMPRESSION_MODES: readonly Compression[] = ['none', 'snappy', 'lz4', 'zstd-dict', 'auto'];
 /** Largest staging buffer: one is allocated per lane, and a write of it must stay far below 2 GiB. */
 const MAX_BUFFER = 256 * 1024 * 1024;

@@ -3,7 +3,7 @@
 // log's dictionaries in its dictionary store. `compact` opens the log
 // (recovering torn tails) and rewrites. Long runs show a progress bar on a terminal, plain lines
 // otherwise.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import {
   decodeFileId,
@@ -36,7 +36,8 @@ const USAGE = `usage: valuelog <command> [options]
   stats <dir>                   per-segment bytes and garbage as JSON
   compact <dir> [--min-garbage-ratio R] [--max-bytes N] [--remap FILE] [--compression MODE]
                                 copy live values out of garbage-heavy segments; the old -> new
-                                pointer remap goes to FILE as JSON lines (default: stdout); re-framed
+                                pointer remap goes to FILE as JSON lines (default: stdout), written
+                                and synced before any old segment is deleted; re-framed
                                 values are compressed with MODE (none, snappy, lz4, zstd-dict, auto;
                                 default none)
   train-dict <dir> --id ID --size BYTES --out FILE [--samples N]
@@ -288,25 +289,68 @@ async function stats(dir: string): Promise<number> {
 }
 
 async function compact(dir: string, flags: Map<string, string[]>): Promise<number> {
-  const storage = new NodeStorage(dir);
-  const lanes = new Set((await segments(storage)).map((s) => decodeFileId(s.id).lane));
-  const compression = (flags.get('compression')?.[0] ?? 'none') as Compression;
-  const log = await ValueLog.open(storage, { lanes: Math.max(1, ...[...lanes].map((l) => l + 1)), compression, dictionary: { trainAfterBytes: 0 } });
-  for (const r of log.stats().recovered) process.stderr.write(`recovered ${r.segment}: truncated ${r.droppedBytes} bytes at ${r.validBytes}\n`);
-  let bar: ReturnType<typeof progress> | undefined;
-  const remap = await log.compact({
-    minGarbageRatio: num(flags, 'min-garbage-ratio', 0.5)!,
-    maxBytes: num(flags, 'max-bytes', Infinity)!,
-    onProgress: (done, total) => (bar ??= progress('compact', total)).tick(done),
-  });
-  bar?.end();
-  const lines = [...remap].map(([o, n]) => JSON.stringify({ old: o, new: n }));
+  // The remap file is opened (created) first: a path that cannot be written stops the command before
+  // the log is even opened, so nothing is compacted, let alone deleted.
   const out = flags.get('remap')?.[0];
-  if (out) writeFileSync(out, lines.join('\n') + (lines.length ? '\n' : ''));
-  else for (const l of lines) console.log(l);
-  process.stderr.write(`compacted ${remap.compactedSegments.length} segment(s), moved ${remap.size} value(s)\n`);
-  await log.close();
-  return 0;
+  let fd: number | undefined;
+  if (out !== undefined) {
+    try {
+      fd = openSync(out, 'w');
+    } catch (e) {
+      throw new ValueLogError('IO', `cannot write the remap file ${out}: ${e instanceof Error ? e.message : String(e)}; nothing was compacted`, { cause: e });
+    }
+  }
+  try {
+    const storage = new NodeStorage(dir);
+    const lanes = new Set((await segments(storage)).map((s) => decodeFileId(s.id).lane));
+    const compression = (flags.get('compression')?.[0] ?? 'none') as Compression;
+    const log = await ValueLog.open(storage, { lanes: Math.max(1, ...[...lanes].map((l) => l + 1)), compression, dictionary: { trainAfterBytes: 0 } });
+    for (const r of log.stats().recovered) process.stderr.write(`recovered ${r.segment}: truncated ${r.droppedBytes} bytes at ${r.validBytes}\n`);
+    let bar: ReturnType<typeof progress> | undefined;
+    let remap;
+    try {
+      remap = await log.compact({
+        minGarbageRatio: num(flags, 'min-garbage-ratio', 0.5)!,
+        maxBytes: num(flags, 'max-bytes', Infinity)!,
+        onProgress: (done, total) => (bar ??= progress('compact', total)).tick(done),
+        // The remap is durable before any old segment may go: a failure here leaves every segment.
+        onRemap: async (r) => {
+          bar?.end();
+          bar = undefined;
+          const text = [...r].map(([o, n]) => JSON.stringify({ old: o, new: n }) + '\n').join('');
+          if (fd === undefined) {
+            await new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
+            return;
+          }
+          const bytes = new TextEncoder().encode(text);
+          for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+          fsyncSync(fd);
+          syncParentDir(out!);
+        },
+      });
+    } finally {
+      await log.close();
+    }
+    for (const s of remap.skippedSegments) process.stderr.write(`skipped ${s.segment}: ${s.error.message}\n`);
+    for (const s of remap.deleteErrors) process.stderr.write(`could not delete ${s.segment} (deleted by the next compact): ${s.error.message}\n`);
+    process.stderr.write(`compacted ${remap.compactedSegments.length} segment(s), moved ${remap.size} value(s)${remap.skippedSegments.length ? `, skipped ${remap.skippedSegments.length} damaged segment(s)` : ''}\n`);
+    return 0;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Makes a new file's directory entry durable where the platform allows opening a directory. */
+function syncParentDir(file: string): void {
+  let d: number | undefined;
+  try {
+    d = openSync(dirname(file), 'r');
+    fsyncSync(d);
+  } catch {
+    // Not supported here (e.g. Windows): the file's own fsync is what can be done.
+  } finally {
+    if (d !== undefined) closeSync(d);
+  }
 }
 
 async function trainDict(dir: string, flags: Map<string, string[]>): Promise<number> {
