@@ -3,7 +3,7 @@
 // snapshots that pin the segments they can read. Dictionary compression keeps its dictionaries in a
 // store beside the segments (src/dictionaries.ts) and trains them from a bounded sample of recent values.
 import { DictionaryStore, SampleReservoir, type DamagedDictionary, type DictionaryInfo } from './dictionaries.js';
-import { invalidArgument, ValueLogError } from './errors.js';
+import { asValueLogError, invalidArgument, ValueLogError } from './errors.js';
 import { BlockCodec, framePrefixLength, type LogRecord } from './format/frame.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
@@ -14,7 +14,8 @@ import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js
 import { GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
 import { recoverSegment, type SegmentRecovery } from './recovery.js';
-import type { StorageBackend, StorageFile } from './storage/types.js';
+import { DICT_HIGHWATER_NAME, parseDictFileName } from './format/dictionary.js';
+import type { StorageBackend, StorageFile, StorageLock } from './storage/types.js';
 import { DEFAULT_WRITER_BUFFER, Writer } from './writer.js';
 
 export type Compression = 'none' | 'snappy' | 'lz4' | 'zstd-dict' | 'auto';
@@ -87,6 +88,15 @@ export interface ValueLogOptions {
   dictionary?: DictionaryOptions;
   /** Open despite damage followed by valid records, truncating the segment at the damage. */
   salvage?: boolean;
+  /**
+   * Open for reading only (default false): takes no lock, so it works beside the process that has
+   * the log open for writing; writes, truncates and creates nothing (no recovery: a torn or
+   * in-progress last record is simply where reading ends). put, putMany, commit, markDead, compact
+   * and trainDictionary reject with INVALID_ARGUMENT. What the writer adds later: records appended
+   * to segments already known are readable at once; new segments, dictionaries and dead marks after
+   * refresh() (snapshot() refreshes first). See README, "Read-only access".
+   */
+  readOnly?: boolean;
   /** Each writer's staging buffer (default 256 KiB). */
   bufferSize?: number;
   /**
@@ -163,6 +173,13 @@ export interface ValueLogStats {
   syncs: number;
   compression: CompressionStats;
   dictionaries: DictionaryStats;
+  /** Opened with { readOnly: true }. */
+  readOnly: boolean;
+  /**
+   * The directory lock this log holds (undefined when read-only or when the backend has no lock()).
+   * tookOver: the previous owner died without closing the log (an unclean shutdown).
+   */
+  lock: { holder: string; tookOver: boolean } | undefined;
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -184,7 +201,7 @@ const MIN_TRAINING_SAMPLES = 8;
 /** 'auto' trains only when LZ4 shows the data compresses at all (observed ratio below this). */
 const AUTO_TRAIN_MAX_LZ4_RATIO = 0.9;
 
-type NormalizedOptions = Required<Omit<ValueLogOptions, 'salvage' | 'dictionary'>> & { dictionary: Required<DictionaryOptions> };
+type NormalizedOptions = Required<Omit<ValueLogOptions, 'salvage' | 'readOnly' | 'dictionary'>> & { dictionary: Required<DictionaryOptions> };
 
 interface Lane {
   index: number;
@@ -239,13 +256,17 @@ export class ValueLog {
   private readonly codecValues: Record<FrameCodec, number> = { none: 0, snappy: 0, lz4: 0, 'zstd-dict': 0 };
   private rawBytes = 0;
   private storedBytes = 0;
+  private readOnly = false;
+  private lockHandle: StorageLock | undefined;
+  /** Read-only: the dictionary file names the store was loaded from (reloaded when they change). */
+  private dictNames = '';
 
   private constructor(
     private readonly storage: StorageBackend,
     private readonly manager: Manager,
     private readonly opts: NormalizedOptions,
     private readonly recovered: SegmentRecovery[],
-    private readonly dicts: DictionaryStore,
+    private dicts: DictionaryStore,
   ) {
     if (this.usesDictionaries()) this.reservoir = new SampleReservoir(opts.dictionary.sampleBytes, MAX_SAMPLE_BYTES);
     if (this.reservoir && dicts.current) this.reservoir.stride = SAMPLE_STRIDE_WITH_DICT;
@@ -254,11 +275,53 @@ export class ValueLog {
   }
 
   /**
-   * Opens (or creates) the log in `storage`: the active segment of each lane is scanned, a torn
-   * tail is truncated and reported, and writing continues after the last valid record.
+   * Opens (or creates) the log in `storage`: the directory lock is taken first (a second opener gets
+   * LOCKED naming the holder), the active segment of each lane is scanned, a torn tail is truncated
+   * and reported, and writing continues after the last valid record. A refused open leaves nothing
+   * behind: the lock is released and the empty segments it created are removed.
+   * With { readOnly: true }: no lock, no recovery, no writes (see ValueLogOptions.readOnly).
    */
   static async open(storage: StorageBackend, options: ValueLogOptions = {}): Promise<ValueLog> {
     const opts = normalizeOptions(options);
+    if (options.readOnly === true) return ValueLog.openReadOnly(storage, opts);
+    // Ownership before anything else: nothing is created, truncated or written before the lock is ours.
+    let lock: StorageLock | undefined;
+    if (typeof storage.lock === 'function') {
+      try {
+        lock = await storage.lock();
+      } catch (e) {
+        throw asValueLogError(e, 'IO', 'taking the directory lock failed');
+      }
+    }
+    const opened: Opened = { writers: [], manager: undefined, existing: undefined };
+    try {
+      opened.existing = new Set(await storage.list());
+      const log = await ValueLog.openLocked(storage, options, opts, opened);
+      log.lockHandle = lock;
+      return log;
+    } catch (e) {
+      await undoOpen(storage, opened, lock);
+      throw e;
+    }
+  }
+
+  /** A read-only view: every segment tracked, no lock, nothing written (see ValueLogOptions.readOnly). */
+  private static async openReadOnly(storage: StorageBackend, opts: NormalizedOptions): Promise<ValueLog> {
+    const manager = await Manager.open(storage);
+    try {
+      const log = new ValueLog(storage, manager, opts, [], await DictionaryStore.open(storage));
+      log.readOnly = true;
+      manager.setDictLookup(log.dicts.lookup);
+      log.dictNames = dictionaryNames(await storage.list());
+      for (const s of manager.segmentInfo()) await log.garbage.load(storage, s.id);
+      return log;
+    } catch (e) {
+      await manager.close();
+      throw e;
+    }
+  }
+
+  private static async openLocked(storage: StorageBackend, options: ValueLogOptions, opts: NormalizedOptions, opened: Opened): Promise<ValueLog> {
     const byLane = new Map<number, number[]>();
     for (const name of await storage.list()) {
       const id = parseSegmentFileName(name);
@@ -292,9 +355,9 @@ export class ValueLog {
         }
       }
     }
-    const writers: Writer[] = [];
+    const writers = opened.writers;
     for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, active[lane]!), { bufferSize: opts.bufferSize }));
-    const manager = await Manager.open(storage);
+    const manager = (opened.manager = await Manager.open(storage));
     const dicts = await DictionaryStore.open(storage);
     manager.setDictLookup(dicts.lookup);
     const log = new ValueLog(storage, manager, opts, recovered, dicts);
@@ -323,7 +386,7 @@ export class ValueLog {
 
   /** Appends values in frames of up to 128 (sized for the codec); returns one pointer per value. */
   putMany(values: readonly Uint8Array[], opts: PutOptions = {}): ValuePtr[] {
-    this.checkOpen();
+    this.checkWritable('putMany');
     if (!Array.isArray(values)) throw invalidArgument('putMany expects an array of Uint8Array');
     for (const v of values) if (!(v instanceof Uint8Array)) throw invalidArgument('every value must be a Uint8Array');
     const lane = this.lane(opts.lane);
@@ -432,7 +495,7 @@ export class ValueLog {
    * content the store already holds returns that dictionary's id instead of a duplicate.
    */
   async trainDictionary(opts: DictionaryTrainOptions = {}): Promise<bigint> {
-    this.checkOpen();
+    this.checkWritable('trainDictionary');
     const samples = opts.samples ?? this.reservoir?.samples() ?? [];
     if (!Array.isArray(samples)) throw invalidArgument('samples must be an array of Uint8Array');
     if (samples.length < MIN_TRAINING_SAMPLES) {
@@ -466,6 +529,7 @@ export class ValueLog {
    */
   commit(): Promise<void> {
     this.checkOpen();
+    if (this.readOnly) return Promise.reject(readOnlyLog('commit'));
     this.commits++;
     this.pendingCommit ??= (async () => {
       await Promise.resolve(); // let the commits issued in this turn join
@@ -480,15 +544,36 @@ export class ValueLog {
     return this.pendingCommit;
   }
 
-  /** Pins the current segments; reads through it keep working until release(). */
+  /** Pins the current segments; reads through it keep working until release(). Read-only: refreshes first. */
   async snapshot(): Promise<Snapshot> {
     this.checkOpen();
+    if (this.readOnly) await this.refresh();
     return new Snapshot(this, await this.manager.currentSet());
+  }
+
+  /**
+   * Read-only logs: picks up what the writer beside this reader added since open or the last
+   * refresh: new segments, new (or until now incomplete) dictionary files and dead marks. Records
+   * appended to segments already tracked are readable without it. A no-op on a read-write log,
+   * which sees its own writes.
+   */
+  async refresh(): Promise<void> {
+    this.checkOpen();
+    if (!this.readOnly) return;
+    await this.manager.refresh();
+    const names = dictionaryNames(await this.storage.list());
+    // A dictionary file being written shows as damaged until it is complete: look again then too.
+    if (names !== this.dictNames || this.dicts.damaged().length > 0) {
+      this.dicts = await DictionaryStore.open(this.storage);
+      this.manager.setDictLookup(this.dicts.lookup);
+      this.dictNames = names;
+    }
+    for (const s of this.manager.segmentInfo()) await this.garbage.load(this.storage, s.id);
   }
 
   stats(): ValueLogStats {
     const infos = this.manager.segmentInfo();
-    const activeIds = new Set(this.lanes.map((l) => l.writer.fileId));
+    const activeIds = this.readOnly ? lastSegmentPerLane(infos.map((s) => s.id)) : new Set(this.lanes.map((l) => l.writer.fileId));
     const segments: SegmentStats[] = infos.map((s) => {
       const { lane, seq } = decodeFileId(s.id);
       const writer = this.lanes.find((l) => l.writer.fileId === s.id)?.writer;
@@ -525,12 +610,30 @@ export class ValueLog {
         lastTrainingError: this.lastTrainingError,
         sampleBytes: this.reservoir?.bytes ?? 0,
       },
+      readOnly: this.readOnly,
+      lock: this.lockHandle ? { holder: this.lockHandle.holder, tookOver: this.lockHandle.tookOver } : undefined,
     };
   }
 
-  /** Commits, then closes every writer and segment. */
+  /** Commits, then closes every writer and segment, and releases the directory lock. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.readOnly) {
+      this.closed = true;
+      await this.manager.close();
+      return;
+    }
+    try {
+      await this.closeWritable();
+    } finally {
+      // Released even when the last sync failed: this process is done with the log either way.
+      const lock = this.lockHandle;
+      this.lockHandle = undefined;
+      await lock?.release();
+    }
+  }
+
+  private async closeWritable(): Promise<void> {
     if (this.training) await this.training;
     if (this.pendingCommit) await this.pendingCommit.catch(() => undefined);
     let err: unknown;
@@ -562,7 +665,7 @@ export class ValueLog {
    * harmless. The marks become durable with the next commit(). Returns how many marks were new.
    */
   markDead(ptrs: ValuePtr | readonly ValuePtr[]): number {
-    this.checkOpen();
+    this.checkWritable('markDead');
     const list = Array.isArray(ptrs) ? ptrs : [ptrs as ValuePtr];
     let added = 0;
     for (const ptr of list) {
@@ -581,7 +684,7 @@ export class ValueLog {
    * snapshot before compacting and release it once your index durably points at the new pointers.
    */
   async compact(opts: CompactOptions = {}): Promise<PointerRemap> {
-    this.checkOpen();
+    this.checkWritable('compact');
     const minRatio = opts.minGarbageRatio ?? 0.5;
     const maxBytes = opts.maxBytes ?? Infinity;
     if (!(minRatio >= 0 && minRatio <= 1)) throw invalidArgument(`minGarbageRatio must be in 0..1, got ${String(opts.minGarbageRatio)}`);
@@ -754,6 +857,69 @@ export class ValueLog {
   private checkOpen(): void {
     if (this.closed) throw new ValueLogError('CLOSED', 'valuelog: the log is closed');
   }
+
+  private checkWritable(op: string): void {
+    this.checkOpen();
+    if (this.readOnly) throw readOnlyLog(op);
+  }
+}
+
+function readOnlyLog(op: string): ValueLogError {
+  return invalidArgument(`${op}: the log was opened read-only ({ readOnly: true })`);
+}
+
+/** What a read-write open has opened or created so far, for undoOpen. */
+interface Opened {
+  writers: Writer[];
+  manager: Manager | undefined;
+  /** Files in the directory before open created any (undefined: listing failed, nothing created). */
+  existing: Set<string> | undefined;
+}
+
+/**
+ * Undoes a refused open: closes what it opened, removes the files it created (only empty ones:
+ * open creates nothing else, and a file with data is never ours to delete) and releases the lock.
+ * Errors here are secondary to the one that refused the open and are not reported.
+ */
+async function undoOpen(storage: StorageBackend, opened: Opened, lock: StorageLock | undefined): Promise<void> {
+  for (const w of opened.writers) {
+    try {
+      w.close();
+    } catch {
+      // the open already failed; its error is the one to report
+    }
+  }
+  await opened.manager?.close().catch(() => undefined);
+  try {
+    if (opened.existing !== undefined) {
+      for (const name of await storage.list()) {
+        if (opened.existing.has(name) || parseSegmentFileName(name) === undefined) continue;
+        const f = await storage.open(name, { readOnly: true });
+        const empty = f.size() === 0;
+        f.close();
+        if (empty) await storage.remove(name);
+      }
+    }
+  } catch {
+    // best effort: an empty segment left behind is harmless (the next open reuses it)
+  } finally {
+    await lock?.release().catch(() => undefined);
+  }
+}
+
+/** Dictionary store file names, joined (to notice a change). */
+function dictionaryNames(names: string[]): string {
+  return names.filter((n) => n === DICT_HIGHWATER_NAME || parseDictFileName(n) !== undefined).join('/');
+}
+
+/** The highest segment of each lane: the one a writer beside a read-only log appends to. */
+function lastSegmentPerLane(ids: number[]): Set<number> {
+  const last = new Map<number, number>();
+  for (const id of ids) {
+    const { lane, seq } = decodeFileId(id);
+    if ((last.get(lane) ?? -1) < seq) last.set(lane, seq);
+  }
+  return new Set([...last].map(([lane, seq]) => encodeFileId(lane, seq)));
 }
 
 function normalizeOptions(o: ValueLogOptions): NormalizedOptions {
