@@ -381,6 +381,7 @@ export class ValueLog {
 
   /** Appends one value; the pointer is valid at once, durable after the next commit(). */
   put(value: Uint8Array, opts: PutOptions = {}): ValuePtr {
+    this.checkWritable('put');
     return this.putMany([value], opts)[0]!;
   }
 
