@@ -878,8 +878,9 @@ interface Opened {
 }
 
 /**
- * Undoes a refused open: closes what it opened, removes the files it created (only empty ones:
- * open creates nothing else, and a file with data is never ours to delete) and releases the lock.
+ * Undoes a refused open: closes what it opened, removes the segment files it created (open writes
+ * nothing into them; without a lock only empty ones, which cannot be another writer's data) and
+ * releases the lock.
  * Errors here are secondary to the one that refused the open and are not reported.
  */
 async function undoOpen(storage: StorageBackend, opened: Opened, lock: StorageLock | undefined): Promise<void> {
@@ -895,10 +896,14 @@ async function undoOpen(storage: StorageBackend, opened: Opened, lock: StorageLo
     if (opened.existing !== undefined) {
       for (const name of await storage.list()) {
         if (opened.existing.has(name) || parseSegmentFileName(name) === undefined) continue;
-        const f = await storage.open(name, { readOnly: true });
-        const empty = f.size() === 0;
-        f.close();
-        if (empty) await storage.remove(name);
+        // Under the lock every new file is ours; without one, only an empty file can be.
+        if (lock === undefined) {
+          const f = await storage.open(name, { readOnly: true });
+          const empty = f.size() === 0;
+          f.close();
+          if (!empty) continue;
+        }
+        await storage.remove(name);
       }
     }
   } catch {
