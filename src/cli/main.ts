@@ -113,9 +113,25 @@ function parseArgs(cmd: string, argv: string[]): { pos: string[]; flags: Map<str
  */
 const out = {
   async line(text: string): Promise<void> {
-    if (!process.stdout.write(`${text}\n`)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+    let more: boolean;
+    try {
+      more = process.stdout.write(`${text}\n`);
+    } catch (e) {
+      return outputClosed(e); // Deno throws EPIPE from write() itself
+    }
+    if (!more) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
   },
 };
+
+/**
+ * The reader of our stdout went away (`valuelog dump ... | head`): stop quietly, with the status a
+ * process killed by SIGPIPE reports (128 + 13), since not all output was delivered.
+ */
+function outputClosed(err: unknown): never {
+  if ((err as { code?: string } | null)?.code !== 'EPIPE') throw err;
+  process.exit(141);
+}
+process.stdout.on('error', outputClosed);
 
 /** The directory of a read-only command: it must exist (a missing one is not an empty log). */
 function existingDir(dir: string, cmd: string): string {
