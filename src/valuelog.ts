@@ -296,9 +296,7 @@ export class ValueLog {
     const opened: Opened = { writers: [], manager: undefined, existing: undefined };
     try {
       opened.existing = new Set(await storage.list());
-      const log = await ValueLog.openLocked(storage, options, opts, opened);
-      log.lockHandle = lock;
-      return log;
+      return await ValueLog.openLocked(storage, options, opts, opened, lock);
     } catch (e) {
       await undoOpen(storage, opened, lock);
       throw e;
@@ -321,7 +319,8 @@ export class ValueLog {
     }
   }
 
-  private static async openLocked(storage: StorageBackend, options: ValueLogOptions, opts: NormalizedOptions, opened: Opened): Promise<ValueLog> {
+  /** The read-write open under the lock; `lock?.tookOver` says the previous owner died without closing. */
+  private static async openLocked(storage: StorageBackend, options: ValueLogOptions, opts: NormalizedOptions, opened: Opened, lock: StorageLock | undefined): Promise<ValueLog> {
     const byLane = new Map<number, number[]>();
     for (const name of await storage.list()) {
       const id = parseSegmentFileName(name);
@@ -361,6 +360,7 @@ export class ValueLog {
     const dicts = await DictionaryStore.open(storage);
     manager.setDictLookup(dicts.lookup);
     const log = new ValueLog(storage, manager, opts, recovered, dicts);
+    log.lockHandle = lock;
     log.ridCounter = maxRid; // RIDs continue after the largest one in the active segments
     const tracked = new Set(manager.segmentInfo().map((x) => x.id));
     for (const name of await storage.list()) {

@@ -108,7 +108,7 @@ test('--help, -h and --version', () => {
   assert.match(none.stderr, 'usage: valuelog');
 });
 
-test('read-only commands work beside the process that has the log open; compact gets LOCKED, one prefix', async () => {
+test('read-only commands work beside the process that has the log open; compact and train-dict --add get LOCKED, one prefix', async () => {
   const log = await ValueLog.open(new NodeStorage(dir), { compression: 'lz4' });
   try {
     log.putMany(docs.slice(0, 10));
@@ -124,6 +124,9 @@ test('read-only commands work beside the process that has the log open; compact 
     assert.is(c.code, 1);
     assert.match(c.stderr, /^valuelog: .* is locked: the log is open in pid \d+/m);
     onePrefix(c.stderr);
+    const t = runScript(cli, ['train-dict', dir, '--add', '--size', '4096']);
+    assert.is(t.code, 1, 'train-dict --add writes the store: it needs the lock too');
+    assert.match(t.stderr, /is locked/);
   } finally {
     await log.close();
   }

@@ -540,6 +540,16 @@ async function trainDict(dir: string, flags: Map<string, string[]>): Promise<num
   }
   const limit = num(flags, 'samples', 20000)!;
   const storage = new NodeStorage(dir);
+  // --add writes the dictionary store: like a read-write open it needs the log's lock.
+  const lock = add ? await storage.lock() : undefined;
+  try {
+    return await trainFrom(storage, add, id, size!, out, limit);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function trainFrom(storage: NodeStorage, add: boolean, id: number | undefined, size: number, out: string | undefined, limit: number): Promise<number> {
   const store = await DictionaryStore.open(storage);
   const samples: Uint8Array[] = [];
   for (const s of await segments(storage)) {

@@ -10,7 +10,8 @@
 //                                    link to the claimer's temp file, so it names the claimer).
 //
 // Taking the lock: link(temp, valuelog.lock). link() fails with EEXIST when the lock exists, so of
-// any number of racers exactly one creates it.
+// any number of racers exactly one creates it. (File systems without hard links: an O_EXCL create, then the
+// write; a reader gives a file that does not parse yet a moment before it believes it.)
 //
 // Takeover after a crash. A holder counts as dead only if it ran on this host (same hostname) and
 // either the machine rebooted since (boot id differs), or kill(pid, 0) says ESRCH, or the pid now
@@ -58,6 +59,9 @@ export interface LockHolder {
   /** /proc/sys/kernel/random/boot_id, where known. */
   boot?: string;
 }
+
+/** link() errors of file systems without hard links (FAT, exFAT, some network file systems). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
 
 /** Claims nested below this depth (each needs one more crash mid-takeover) give up with LOCKED. */
 const MAX_CLAIM_DEPTH = 3;
@@ -277,13 +281,8 @@ class DirectoryLock {
   /** Installs our lock file; returns whether a dead holder's lock was taken over. */
   private async take(): Promise<boolean> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      try {
-        linkSync(this.tmp, this.lockPath);
-        return false;
-      } catch (e) {
-        if (errno(e) !== 'EEXIST') throw new ValueLogError('IO', `valuelog: cannot create ${this.lockPath}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-      }
-      const cur = readHolder(this.lockPath);
+      if (this.createExclusive(this.lockPath)) return false;
+      const cur = await this.readSettled(this.lockPath);
       if (cur === undefined) continue; // released meanwhile
       if (cur === 'unreadable') throw this.locked(`${this.lockPath} exists but is not a valuelog lock file this version can read; if no process uses the log, delete it`);
       const verdict = await this.judge(cur, this.lockPath);
@@ -300,13 +299,8 @@ class DirectoryLock {
   private async replace(path: string, staleToken: string, install: boolean, depth: number): Promise<boolean> {
     const claim = join(this.dir, `${LOCK_FILE_NAME}.takeover.${staleToken}`);
     for (let attempt = 0; ; attempt++) {
-      try {
-        linkSync(this.tmp, claim);
-        break;
-      } catch (e) {
-        if (errno(e) !== 'EEXIST') throw new ValueLogError('IO', `valuelog: cannot create ${claim}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-      }
-      const c = readHolder(claim);
+      if (this.createExclusive(claim)) break;
+      const c = await this.readSettled(claim);
       if (c === undefined && attempt < MAX_ATTEMPTS) continue; // the claimer finished meanwhile
       if (c === undefined || c === 'unreadable') throw this.locked(`another process is taking over the lock (${claim}); try again`);
       const verdict = depth < MAX_CLAIM_DEPTH && attempt < MAX_ATTEMPTS ? await this.judge(c, claim) : 'alive';
@@ -321,6 +315,44 @@ class DirectoryLock {
       return true;
     } finally {
       this.removeQuietly(claim);
+    }
+  }
+
+  /**
+   * Creates `path` with our holder details unless it exists (false then). Normally link() of the
+   * synced temp file, so the file appears complete; where the file system has no hard links, an
+   * O_EXCL create followed by the write (readers then wait for it to settle, see readSettled).
+   */
+  private createExclusive(path: string): boolean {
+    try {
+      linkSync(this.tmp, path);
+      return true;
+    } catch (e) {
+      if (errno(e) === 'EEXIST') return false;
+      if (!NO_HARD_LINKS.has(errno(e))) throw new ValueLogError('IO', `valuelog: cannot create ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx', 0o600);
+    } catch (e) {
+      if (errno(e) === 'EEXIST') return false;
+      throw new ValueLogError('IO', `valuelog: cannot create ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    try {
+      writeSync(fd, JSON.stringify(this.me));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  }
+
+  /** readHolder, giving a file that does not parse (yet) a moment to be completed by its creator. */
+  private async readSettled(path: string): Promise<LockHolder | 'unreadable' | undefined> {
+    for (let i = 0; ; i++) {
+      const h = readHolder(path);
+      if (h !== 'unreadable' || i >= 5) return h;
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 
