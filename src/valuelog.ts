@@ -561,7 +561,7 @@ export class ValueLog {
   async refresh(): Promise<void> {
     this.checkOpen();
     if (!this.readOnly) return;
-    await this.manager.refresh();
+    await besideWriter(() => this.manager.refresh());
     const names = dictionaryNames(await this.storage.list());
     // A dictionary file being written shows as damaged until it is complete: look again then too.
     if (names !== this.dictNames || this.dicts.damaged().length > 0) {
@@ -910,6 +910,21 @@ async function undoOpen(storage: StorageBackend, opened: Opened, lock: StorageLo
     // best effort: an empty segment left behind is harmless (the next open reuses it)
   } finally {
     await lock?.release().catch(() => undefined);
+  }
+}
+
+/**
+ * Runs a read-only log's directory scan again when a file it listed was deleted before it could be
+ * opened (the writer beside it compacted a segment away meanwhile). The manager keeps what the
+ * failed scan tracked, so a retry only adds the rest.
+ */
+async function besideWriter<T>(scan: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await scan();
+    } catch (e) {
+      if (!(e instanceof ValueLogError && e.code === 'NOT_FOUND') || attempt >= 5) throw e;
+    }
   }
 }
 

@@ -209,9 +209,13 @@ lock('stale locks: a dead pid, a reused pid and a rebooted host are taken over; 
     assert.match(e.message, 'pid 1 on host');
     writeFileSync(join(dir, LOCK_FILE_NAME), 'not json');
     assert.match((await expectCodeAsync(() => ValueLog.open(new NodeStorage(dir)), 'LOCKED')).message, /not a valuelog lock file/);
-    // A claim left by a takeover that died half-way does not block the next one.
+    // A takeover in progress by a live process (a claim on the stale token): LOCKED, naming the taker.
     staleLock(dir, {});
     const token = (JSON.parse(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')) as { token: string }).token;
+    const claim = join(dir, `${LOCK_FILE_NAME}.takeover.${token}`);
+    writeFileSync(claim, JSON.stringify({ pid: 1, host: hostname(), runtime: 'x', since: 'x', token: 'eeeeeeeeeeeeeeeeeeeeeeee' }));
+    assert.match((await expectCodeAsync(() => ValueLog.open(new NodeStorage(dir)), 'LOCKED')).message, /its holder died and pid 1 on host .* is taking the lock over/);
+    // A claim left by a takeover that died half-way does not block the next one.
     writeFileSync(join(dir, `${LOCK_FILE_NAME}.takeover.${token}`), JSON.stringify({ pid: deadPid(), host: hostname(), runtime: 'x', since: 'x', token: 'ffffffffffffffffffffffff' }));
     log = await ValueLog.open(new NodeStorage(dir));
     assert.is(log.stats().lock!.tookOver, true, 'dead claimer');
@@ -261,8 +265,11 @@ lock('SIGKILL of the lock holder: the next opener takes over and every committed
   }
 });
 
-lock('two racers take over the same stale lock at once, 20 times: exactly one wins each time', async () => {
-  const dirs = Array.from({ length: 20 }, () => tmp());
+// 20 races per runtime in npm test; VALUELOG_RACES=200 for a longer sweep.
+const RACES = Number(process.env.VALUELOG_RACES ?? 20);
+
+lock(`two racers take over the same stale lock at once, ${RACES} times: exactly one wins each time`, async () => {
+  const dirs = Array.from({ length: RACES }, () => tmp());
   try {
     for (const d of dirs) staleLock(d, {});
     const gap = 150;

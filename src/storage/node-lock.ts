@@ -4,8 +4,9 @@
 // Files (all hidden from NodeStorage.list()):
 //   valuelog.lock                    the lock: JSON holder details (pid, host, runtime, since, token,
 //                                    process start time, boot id). Present = held.
-//   valuelog.lock.<token>.tmp        a would-be holder's details, written and synced before it is
+//   valuelog.lock.<host>-<pid>-<token>.tmp  (host: a hash of the hostname) a would-be holder's details, written and synced before it is
 //                                    linked into place, so a lock (or claim) file is never seen partial.
+//                                    Left over only by a crash; removed once its pid (on this host) is gone.
 //   valuelog.lock.takeover.<token>   a claim: "I am replacing the file whose token is <token>" (a hard
 //                                    link to the claimer's temp file, so it names the claimer).
 //
@@ -207,7 +208,7 @@ class DirectoryLock {
     this.lockPath = join(dir, LOCK_FILE_NAME);
     const token = randomToken();
     this.me = { pid: process.pid, host: this.myHost, runtime: runtimeName(), since: new Date().toISOString(), token, start: processStart(process.pid), boot: this.myBoot };
-    this.tmp = join(dir, `${LOCK_FILE_NAME}.${token}.tmp`);
+    this.tmp = join(dir, `${LOCK_FILE_NAME}.${hostTag(this.myHost)}-${process.pid}-${token}.tmp`);
   }
 
   private locked(detail: string): ValueLogError {
@@ -356,7 +357,10 @@ class DirectoryLock {
     }
   }
 
-  /** Temp files of dead processes (a crash between writing and linking them). */
+  /**
+   * Temp files of dead processes (a crash between writing and linking them). Judged by the pid in
+   * the name, never by the content: a live racer's temp file may still be empty.
+   */
   private cleanLeftovers(): void {
     let names: string[];
     try {
@@ -365,10 +369,9 @@ class DirectoryLock {
       return;
     }
     for (const name of names) {
-      const m = /^valuelog\.lock\.([0-9a-f]+)\.tmp$/.exec(name);
-      if (m === null || m[1] === this.me.token) continue;
-      const h = readHolder(join(this.dir, name));
-      if (h === 'unreadable' || (h !== undefined && h.host === this.myHost && h.pid !== process.pid && !pidAlive(h.pid))) this.removeQuietly(join(this.dir, name));
+      const m = /^valuelog\.lock\.([0-9a-f]{8})-(\d+)-[0-9a-f]+\.tmp$/.exec(name);
+      if (m === null || m[1] !== hostTag(this.myHost) || Number(m[2]) === process.pid || pidAlive(Number(m[2]))) continue;
+      this.removeQuietly(join(this.dir, name));
     }
   }
 
@@ -402,6 +405,13 @@ class DirectoryLock {
       // gone already, or not ours to worry about
     }
   }
+}
+
+/** 8 hex digits naming a host in temp file names (FNV-1a of the hostname). */
+function hostTag(host: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < host.length; i++) h = Math.imul(h ^ host.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
 }
 
 function pidAlive(pid: number): boolean {
