@@ -70,7 +70,7 @@ export { FramePreparer, type FrameStats, type PreparedFrame, type FrameParts } f
 export { Writer, type WriterOptions, type AppendOptions, type WriterIoStats, type ByteSink, DEFAULT_WRITER_BUFFER } from './writer.js';
 export { Reader, type ReaderEntry, type ReaderOptions } from './reader.js';
 export { Manager, ValueSet, type SegmentInfo, FRAME_CACHE_MAX_BYTES } from './manager.js';
-export { type StorageBackend, type StorageFile, type OpenOptions, checkPosition } from './storage/types.js';
+export { type StorageBackend, type StorageFile, type StorageLock, type OpenOptions, checkPosition } from './storage/types.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export { OpfsStorage, OPFS_MAX_HANDLES, type OpfsStorageOptions } from './storage/opfs.js';
 export {

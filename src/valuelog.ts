@@ -17,6 +17,7 @@ import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js
 import { checkDeadPointers, GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
 import { recoverLanes, type SegmentRecovery } from './recovery.js';
+import { DICT_HIGHWATER_NAME, parseDictFileName } from './format/dictionary.js';
 import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile, StorageLock } from './storage/types.js';
 import { DEFAULT_WRITER_BUFFER, stoppedError, Writer } from './writer.js';
@@ -91,6 +92,15 @@ export interface ValueLogOptions {
   dictionary?: DictionaryOptions;
   /** Open despite damage followed by valid records, truncating the segment at the damage. */
   salvage?: boolean;
+  /**
+   * Open for reading only (default false): takes no lock, so it works beside the process that has
+   * the log open for writing; writes, truncates and creates nothing (no recovery: a torn or
+   * in-progress last record is simply where reading ends). put, putMany, commit, markDead, compact
+   * and trainDictionary reject with INVALID_ARGUMENT. What the writer adds later: records appended
+   * to segments already known are readable at once; new segments, dictionaries and dead marks after
+   * refresh() (snapshot() refreshes first). See README, "Read-only access".
+   */
+  readOnly?: boolean;
   /** Each writer's staging buffer (default 256 KiB). */
   bufferSize?: number;
   /**
@@ -197,6 +207,13 @@ export interface ValueLogStats {
   syncs: number;
   compression: CompressionStats;
   dictionaries: DictionaryStats;
+  /** Opened with { readOnly: true }. */
+  readOnly: boolean;
+  /**
+   * The directory lock this log holds (undefined when read-only or when the backend has no lock()).
+   * tookOver: the previous owner died without closing the log (an unclean shutdown).
+   */
+  lock: { holder: string; tookOver: boolean } | undefined;
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -261,7 +278,6 @@ export class Snapshot {
 export class ValueLog {
   private lanes: Lane[] = [];
   private closed = false;
-  private lock: StorageLock | undefined;
   private puts = 0;
   private commits = 0;
   private syncs = 0;
@@ -290,13 +306,17 @@ export class ValueLog {
   private readonly codecValues: Record<FrameCodec, number> = { none: 0, snappy: 0, lz4: 0, 'zstd-dict': 0 };
   private rawBytes = 0;
   private storedBytes = 0;
+  private readOnly = false;
+  private lockHandle: StorageLock | undefined;
+  /** Read-only: the dictionary file names the store was loaded from (reloaded when they change). */
+  private dictNames = '';
 
   private constructor(
     private readonly storage: StorageBackend,
     private readonly manager: Manager,
     private readonly opts: NormalizedOptions,
     private readonly recovered: SegmentRecovery[],
-    private readonly dicts: DictionaryStore,
+    private dicts: DictionaryStore,
   ) {
     if (this.usesDictionaries()) this.reservoir = new SampleReservoir(opts.dictionary.sampleBytes, MAX_SAMPLE_BYTES);
     if (this.reservoir && dicts.current) this.reservoir.stride = SAMPLE_STRIDE_WITH_DICT;
@@ -310,31 +330,63 @@ export class ValueLog {
    * crash cannot leave is refused with CORRUPT and left untouched. A lane continues after its last
    * valid record, or in a fresh segment when a torn tail was cut or the previous owner did not close
    * the log, so that no offset handed out before the crash names another value later.
+   * With { readOnly: true }: no lock, no recovery, no writes (see ValueLogOptions.readOnly). A
+   * refused open leaves nothing behind: the lock is released and the segments it created are removed.
    */
   static async open(backend: StorageBackend, options: ValueLogOptions = {}): Promise<ValueLog> {
     checkStorageBackend(backend);
     const opts = normalizeOptions(options);
     // Every call the log makes goes through the checked wrapper (byte counts, error wrapping).
     const storage = checkedStorage(backend);
-    // The directory lock, where the backend has one, also tells whether the previous owner closed the log.
-    const lock = await storage.lock?.();
+    if (opts.readOnly) return ValueLog.openReadOnly(storage, opts);
+    // Ownership before anything else: nothing is created, truncated or written before the lock is ours.
+    let lock: StorageLock | undefined;
+    if (typeof storage.lock === 'function') {
+      try {
+        lock = await storage.lock();
+      } catch (e) {
+        throw asValueLogError(e, 'IO', 'taking the directory lock failed');
+      }
+    }
+    const opened: Opened = { writers: [], manager: undefined, existing: undefined };
     try {
-      return await ValueLog.openOwned(storage, opts, opts.salvage, lock);
+      opened.existing = new Set(await storage.list());
+      return await ValueLog.openLocked(storage, opts, opened, lock);
     } catch (e) {
-      await lock?.release().catch(() => undefined);
+      await undoOpen(storage, opened, lock);
       throw e;
     }
   }
 
-  private static async openOwned(storage: StorageBackend, opts: NormalizedOptions, salvage: boolean, lock: StorageLock | undefined): Promise<ValueLog> {
-    const plan = await recoverLanes(storage, opts.lanes, { salvage, uncleanShutdown: lock?.tookOver === true });
-    const writers: Writer[] = [];
-    for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
+  /** A read-only view: every segment tracked, no lock, nothing written (see ValueLogOptions.readOnly). */
+  private static async openReadOnly(storage: StorageBackend, opts: NormalizedOptions): Promise<ValueLog> {
     const manager = await Manager.open(storage);
+    try {
+      const log = new ValueLog(storage, manager, opts, [], await DictionaryStore.open(storage));
+      log.readOnly = true;
+      manager.setDictLookup(log.dicts.lookup);
+      log.dictNames = dictionaryNames(await storage.list());
+      for (const s of manager.segmentInfo()) await log.garbage.load(storage, s.id);
+      return log;
+    } catch (e) {
+      await manager.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The read-write open under the lock; `lock?.tookOver` says the previous owner died without
+   * closing, and then every lane continues in a fresh segment.
+   */
+  private static async openLocked(storage: StorageBackend, opts: NormalizedOptions, opened: Opened, lock: StorageLock | undefined): Promise<ValueLog> {
+    const plan = await recoverLanes(storage, opts.lanes, { salvage: opts.salvage, uncleanShutdown: lock?.tookOver === true });
+    const writers = opened.writers;
+    for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
+    const manager = (opened.manager = await Manager.open(storage));
     const dicts = await DictionaryStore.open(storage);
     manager.setDictLookup(dicts.lookup);
     const log = new ValueLog(storage, manager, opts, plan.recovered, dicts);
-    log.lock = lock;
+    log.lockHandle = lock;
     log.ridCounter = plan.maxRid; // RIDs continue after the largest one in the segments recovery scanned
     await log.loadCompactionRecords();
     const tracked = new Set(manager.segmentInfo().map((x) => x.id));
@@ -361,12 +413,13 @@ export class ValueLog {
 
   /** Appends one value; the pointer is valid at once, durable after the next commit(). */
   put(value: Uint8Array, opts: PutOptions = {}): ValuePtr {
+    this.checkWritable('put');
     return this.putMany([value], opts)[0]!;
   }
 
   /** Appends values in frames of up to 128 (sized for the codec); returns one pointer per value. */
   putMany(values: readonly Uint8Array[], opts: PutOptions = {}): ValuePtr[] {
-    this.checkWritable();
+    this.checkWritable('putMany');
     if (!Array.isArray(values)) throw invalidArgument('putMany expects an array of Uint8Array');
     for (const v of values) if (!(v instanceof Uint8Array)) throw invalidArgument('every value must be a Uint8Array');
     const lane = this.lane(checkOptionKeys(opts, 'put options', PUT_OPTION_KEYS).lane as number | undefined);
@@ -475,7 +528,7 @@ export class ValueLog {
    * content the store already holds returns that dictionary's id instead of a duplicate.
    */
   async trainDictionary(opts: DictionaryTrainOptions = {}): Promise<bigint> {
-    this.checkWritable();
+    this.checkWritable('trainDictionary');
     const o = checkOptionKeys(opts, 'trainDictionary options', ['samples', 'size']);
     if (o.size !== undefined) intOption(o, 'size', 'trainDictionary options', 0, 256, 16 * 1024 * 1024, 'bytes');
     const samples = opts.samples ?? this.reservoir?.samples() ?? [];
@@ -512,6 +565,7 @@ export class ValueLog {
   commit(): Promise<void> {
     this.checkOpen();
     if (this.failure !== undefined) return Promise.reject(stoppedError(this.failure));
+    if (this.readOnly) return Promise.reject(readOnlyLog('commit'));
     this.commits++;
     this.pendingCommit ??= (async () => {
       await Promise.resolve(); // let the commits issued in this turn join
@@ -544,12 +598,33 @@ export class ValueLog {
   /** Pins the current segments; reads through it keep working until release(). */
   async snapshot(): Promise<Snapshot> {
     this.checkOpen();
+    if (this.readOnly) await this.refresh();
     return new Snapshot(this, await this.manager.currentSet());
+  }
+
+  /**
+   * Read-only logs: picks up what the writer beside this reader added since open or the last
+   * refresh: new segments, new (or until now incomplete) dictionary files and dead marks. Records
+   * appended to segments already tracked are readable without it. A no-op on a read-write log,
+   * which sees its own writes.
+   */
+  async refresh(): Promise<void> {
+    this.checkOpen();
+    if (!this.readOnly) return;
+    await besideWriter(() => this.manager.refresh());
+    const names = dictionaryNames(await this.storage.list());
+    // A dictionary file being written shows as damaged until it is complete: look again then too.
+    if (names !== this.dictNames || this.dicts.damaged().length > 0) {
+      this.dicts = await DictionaryStore.open(this.storage);
+      this.manager.setDictLookup(this.dicts.lookup);
+      this.dictNames = names;
+    }
+    for (const s of this.manager.segmentInfo()) await this.garbage.load(this.storage, s.id);
   }
 
   stats(): ValueLogStats {
     const infos = this.manager.segmentInfo();
-    const activeIds = new Set(this.lanes.map((l) => l.writer.fileId));
+    const activeIds = this.readOnly ? lastSegmentPerLane(infos.map((s) => s.id)) : new Set(this.lanes.map((l) => l.writer.fileId));
     const segments: SegmentStats[] = infos.map((s) => {
       const { lane, seq } = decodeFileId(s.id);
       const writer = this.lanes.find((l) => l.writer.fileId === s.id)?.writer;
@@ -586,13 +661,31 @@ export class ValueLog {
         lastTrainingError: this.lastTrainingError,
         sampleBytes: this.reservoir?.bytes ?? 0,
       },
+      readOnly: this.readOnly,
+      lock: this.lockHandle ? { holder: this.lockHandle.holder, tookOver: this.lockHandle.tookOver } : undefined,
     };
   }
 
-  /** Commits, then closes every writer and segment. */
+  /** Commits, then closes every writer and segment, and releases the directory lock. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.compactions; // a compaction in progress finishes (or fails) first
+    if (this.readOnly) {
+      this.closed = true;
+      await this.manager.close();
+      return;
+    }
+    try {
+      await this.closeWritable();
+    } finally {
+      // Released even when the last sync failed: this process is done with the log either way.
+      const lock = this.lockHandle;
+      this.lockHandle = undefined;
+      await lock?.release();
+    }
+  }
+
+  private async closeWritable(): Promise<void> {
     if (this.training) await this.training;
     if (this.pendingCommit) await this.pendingCommit.catch(() => undefined);
     let err: unknown;
@@ -616,11 +709,6 @@ export class ValueLog {
       spare?.file.close();
     }
     await this.manager.close();
-    try {
-      await this.lock?.release();
-    } catch (e) {
-      err ??= e;
-    }
     if (err !== undefined) throw err;
   }
 
@@ -636,7 +724,7 @@ export class ValueLog {
    * batch is marked.
    */
   markDead(ptrs: ValuePtr | readonly ValuePtr[]): number {
-    this.checkWritable();
+    this.checkWritable('markDead');
     if (ptrs === null || typeof ptrs !== 'object') throw invalidArgument(`markDead expects a value pointer or an array of them, got ${describe(ptrs)}`);
     const list = Array.isArray(ptrs) ? ptrs : [ptrs as ValuePtr];
     const committed = new Map<number, number>();
@@ -668,7 +756,7 @@ export class ValueLog {
    * or undone by the next compact() (see README).
    */
   async compact(opts: CompactOptions = {}): Promise<PointerRemap> {
-    this.checkWritable();
+    this.checkWritable('compact');
     const o = checkOptionKeys(opts, 'compact options', COMPACT_OPTION_KEYS);
     const minRatio = numberOption(o, 'minGarbageRatio', 'compact options', 0.5, 0, 1);
     const maxBytes = numberOption(o, 'maxBytes', 'compact options', Infinity, 1, Infinity, true);
@@ -683,7 +771,7 @@ export class ValueLog {
   }
 
   private async compactNow(opts: CompactOptions, minRatio: number, maxBytes: number): Promise<PointerRemap> {
-    this.checkWritable();
+    this.checkWritable('compact');
     await this.commit();
     const rolled = await this.settleLeftovers();
     // Zombies whose deletion failed earlier: try again (a failure stays reported in the next remap).
@@ -1058,10 +1146,6 @@ export class ValueLog {
   }
 
   /** checkOpen, and the log has not stopped after a failure. */
-  private checkWritable(): void {
-    this.checkOpen();
-    if (this.failure !== undefined) throw stoppedError(this.failure);
-  }
 
   private lane(lane: number | undefined): Lane {
     const i = lane ?? 0;
@@ -1166,6 +1250,91 @@ export class ValueLog {
   private checkOpen(): void {
     if (this.closed) throw new ValueLogError('CLOSED', 'valuelog: the log is closed');
   }
+
+  /** checkOpen, the log was not opened read-only, and it has not stopped after a failure (fail-stop). */
+  private checkWritable(op: string): void {
+    this.checkOpen();
+    if (this.readOnly) throw readOnlyLog(op);
+    if (this.failure !== undefined) throw stoppedError(this.failure);
+  }
+}
+
+function readOnlyLog(op: string): ValueLogError {
+  return invalidArgument(`${op}: the log was opened read-only ({ readOnly: true })`);
+}
+
+/** What a read-write open has opened or created so far, for undoOpen. */
+interface Opened {
+  writers: Writer[];
+  manager: Manager | undefined;
+  /** Files in the directory before open created any (undefined: listing failed, nothing created). */
+  existing: Set<string> | undefined;
+}
+
+/**
+ * Undoes a refused open: closes what it opened, removes the segment files it created (open writes
+ * nothing into them; without a lock only empty ones, which cannot be another writer's data) and
+ * releases the lock.
+ * Errors here are secondary to the one that refused the open and are not reported.
+ */
+async function undoOpen(storage: StorageBackend, opened: Opened, lock: StorageLock | undefined): Promise<void> {
+  for (const w of opened.writers) {
+    try {
+      w.close();
+    } catch {
+      // the open already failed; its error is the one to report
+    }
+  }
+  await opened.manager?.close().catch(() => undefined);
+  try {
+    if (opened.existing !== undefined) {
+      for (const name of await storage.list()) {
+        if (opened.existing.has(name) || parseSegmentFileName(name) === undefined) continue;
+        // Under the lock every new file is ours; without one, only an empty file can be.
+        if (lock === undefined) {
+          const f = await storage.open(name, { readOnly: true });
+          const empty = f.size() === 0;
+          f.close();
+          if (!empty) continue;
+        }
+        await storage.remove(name);
+      }
+    }
+  } catch {
+    // best effort: an empty segment left behind is harmless (the next open reuses it)
+  } finally {
+    await lock?.release().catch(() => undefined);
+  }
+}
+
+/**
+ * Runs a read-only log's directory scan again when a file it listed was deleted before it could be
+ * opened (the writer beside it compacted a segment away meanwhile). The manager keeps what the
+ * failed scan tracked, so a retry only adds the rest.
+ */
+async function besideWriter<T>(scan: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await scan();
+    } catch (e) {
+      if (!(e instanceof ValueLogError && e.code === 'NOT_FOUND') || attempt >= 5) throw e;
+    }
+  }
+}
+
+/** Dictionary store file names, joined (to notice a change). */
+function dictionaryNames(names: string[]): string {
+  return names.filter((n) => n === DICT_HIGHWATER_NAME || parseDictFileName(n) !== undefined).join('/');
+}
+
+/** The highest segment of each lane: the one a writer beside a read-only log appends to. */
+function lastSegmentPerLane(ids: number[]): Set<number> {
+  const last = new Map<number, number>();
+  for (const id of ids) {
+    const { lane, seq } = decodeFileId(id);
+    if ((last.get(lane) ?? -1) < seq) last.set(lane, seq);
+  }
+  return new Set([...last].map(([lane, seq]) => encodeFileId(lane, seq)));
 }
 
 /** A compaction run found unfinished: its valid .intent and .remap records, if any. */
@@ -1206,7 +1375,7 @@ function readVerifiedRecord(file: StorageFile, name: string, frame: ReaderEntry[
 }
 
 /** Every option ValueLog.open knows (unknown keys are refused: a misspelling would silently change behaviour). */
-const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'salvage', 'bufferSize', 'rawFrameBytes'] as const;
+const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'salvage', 'readOnly', 'bufferSize', 'rawFrameBytes'] as const;
 const DICTIONARY_OPTION_KEYS = ['size', 'sampleBytes', 'trainAfterBytes', 'level', 'entropy'] as const;
 const PUT_OPTION_KEYS = ['lane'] as const;
 const COMPACT_OPTION_KEYS = ['minGarbageRatio', 'maxBytes', 'onProgress', 'onRemap'] as const;
@@ -1226,6 +1395,7 @@ function normalizeOptions(options: unknown): NormalizedOptions {
   const bufferSize = intOption(o, 'bufferSize', what, DEFAULT_BUFFER, 64 * 1024, MAX_BUFFER, 'bytes');
   const rawFrameBytes = intOption(o, 'rawFrameBytes', what, DEFAULT_RAW_FRAME_BYTES, 1, MAX_BUFFER, 'bytes');
   const salvage = booleanOption(o, 'salvage', what, false);
+  const readOnly = booleanOption(o, 'readOnly', what, false);
   const d = checkOptionKeys(o.dictionary, 'options.dictionary', DICTIONARY_OPTION_KEYS);
   const dw = 'options.dictionary';
   const size = intOption(d, 'size', dw, DEFAULT_DICT_SIZE, 256, 16 * 1024 * 1024, 'bytes');
@@ -1233,7 +1403,7 @@ function normalizeOptions(options: unknown): NormalizedOptions {
   const trainAfterBytes = intOption(d, 'trainAfterBytes', dw, DEFAULT_TRAIN_AFTER, 0, Number.MAX_SAFE_INTEGER);
   const level = intOption(d, 'level', dw, DEFAULT_DICT_LEVEL, 1, 19);
   const entropy = booleanOption(d, 'entropy', dw, true);
-  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy } };
+  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, readOnly, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy } };
 }
 
 /** A storage backend is any object with list/open/remove: refuse a path string or a stray value early. */

@@ -88,7 +88,7 @@ class FailingReads extends MemoryStorage {
 /** MemoryStorage with a directory lock that says the previous owner died without closing. */
 class TakenOver extends MemoryStorage {
   released = 0;
-  async lock(): Promise<StorageLock> {
+  override async lock(): Promise<StorageLock> {
     return { holder: 'test', tookOver: true, release: async () => void this.released++ };
   }
 }

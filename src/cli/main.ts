@@ -1,14 +1,17 @@
 // The `valuelog` command (Node, Deno, Bun). Read-only commands (inspect, verify, dump, stats,
-// train-dict without --add) never modify the directory: they do not run crash recovery. They find the
-// log's dictionaries in its dictionary store. `compact` opens the log
-// (recovering torn tails) and rewrites. Long runs show a progress bar on a terminal, plain lines
-// otherwise.
-import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+// train-dict without --add) never modify the directory and take no lock, so they work beside the
+// process that has the log open: they do not run crash recovery, and an incomplete last record of a
+// lane's active segment (being written, or a torn write the next read-write open truncates) is where
+// reading ends, not damage. They find the log's dictionaries in its dictionary store. `compact`
+// opens the log (taking its lock, recovering torn tails) and rewrites. Long runs show a progress bar
+// on a terminal, plain lines otherwise. Output goes through `out`, which waits for a full pipe to drain.
+import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import {
   decodeFileId,
   decodeFrame,
   decodeRecordHeader,
+  decodeValuePtr,
   dictFileName,
   DictionaryStore,
   FRAME_FLAG_COMPRESSED,
@@ -17,16 +20,18 @@ import {
   NodeStorage,
   parseSegmentFileName,
   Reader,
+  sidecarName,
   trainDictionary,
   ValueLog,
   ValueLogError,
   type Compression,
   type StorageBackend,
 } from '../index.node.js';
-import { GarbageTracker } from '../garbage.js';
+import { DEAD_ENTRY_SIZE, GarbageTracker } from '../garbage.js';
 import { runDemo } from './demo.js';
 
 const USAGE = `usage: valuelog <command> [options]
+       valuelog --help | -h | --version
 
   inspect <dir>                 segments, lanes, records, frames, codecs, compression ratio, garbage,
                                 dictionaries
@@ -46,24 +51,114 @@ const USAGE = `usage: valuelog <command> [options]
                                 the same, stored in the log's dictionary store under its next id
                                 (the log must not be open elsewhere); 'zstd-dict' logs then use it
   demo                          the demo (also: npm run demo)
+
+  inspect, verify, dump and stats only read (they take no lock and work beside a process that has
+  the log open); compact and train-dict --add need the log closed elsewhere.
 `;
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { pos: string[]; flags: Map<string, string[]> } {
+/** A failure to report without the usage text (exit 1). */
+class CliError extends Error {}
+
+/** Flags each command accepts (value flags take the next argument or `=value`). */
+const COMMAND_FLAGS: Record<string, { value: string[]; boolean: string[]; args: number }> = {
+  inspect: { value: [], boolean: [], args: 1 },
+  verify: { value: ['dict'], boolean: [], args: 1 },
+  dump: { value: [], boolean: ['values'], args: 1 },
+  stats: { value: [], boolean: [], args: 1 },
+  compact: { value: ['min-garbage-ratio', 'max-bytes', 'remap', 'compression'], boolean: [], args: 1 },
+  'train-dict': { value: ['id', 'size', 'out', 'samples'], boolean: ['add'], args: 1 },
+  demo: { value: [], boolean: [], args: 0 },
+};
+
+function parseArgs(cmd: string, argv: string[]): { pos: string[]; flags: Map<string, string[]> } {
+  const spec = COMMAND_FLAGS[cmd]!;
   const pos: string[] = [];
   const flags = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a.startsWith('--')) {
-      const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-      const boolean = k === 'values' || k === 'help' || k === 'add';
-      const v = inline ?? (boolean ? 'true' : argv[++i]);
-      if (v === undefined) throw new UsageError(`--${k} needs a value`);
+    if (a === '--') {
+      pos.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === '-h' || a === '--help') {
+      flags.set('help', ['true']);
+    } else if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const k = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const inline = eq < 0 ? undefined : a.slice(eq + 1);
+      const boolean = spec.boolean.includes(k);
+      if (!boolean && !spec.value.includes(k)) {
+        const known = [...spec.value, ...spec.boolean].map((f) => `--${f}`).join(', ');
+        throw new UsageError(`${cmd}: unknown option --${k}${known ? ` (${cmd} takes ${known})` : ` (${cmd} takes no options)`}`);
+      }
+      if (boolean && inline !== undefined) throw new UsageError(`${cmd}: --${k} takes no value`);
+      const v = boolean ? 'true' : (inline ?? argv[++i]);
+      if (v === undefined) throw new UsageError(`${cmd}: --${k} needs a value`);
       flags.set(k, [...(flags.get(k) ?? []), v]);
+    } else if (a.startsWith('-') && a.length > 1) {
+      throw new UsageError(`${cmd}: unknown option ${a}`);
     } else pos.push(a);
   }
+  if (!flags.has('help')) {
+    if (pos.length < spec.args) throw new UsageError(`${cmd} needs ${spec.args === 1 ? (cmd === 'dump' ? 'a segment file' : 'a directory') : `${spec.args} arguments`}`);
+    if (pos.length > spec.args) throw new UsageError(`${cmd}: unexpected argument ${JSON.stringify(pos[spec.args])}`);
+  }
   return { pos, flags };
+}
+
+/**
+ * Writes to stdout respecting backpressure: when a pipe is full, the next write waits for 'drain'
+ * (console.log would queue without bound, and runtimes differ in what they flush at exit).
+ */
+const out = {
+  async line(text: string): Promise<void> {
+    let more: boolean;
+    try {
+      more = process.stdout.write(`${text}\n`);
+    } catch (e) {
+      return outputClosed(e); // Deno throws EPIPE from write() itself
+    }
+    if (!more) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+  },
+};
+
+/**
+ * The reader of our stdout went away (`valuelog dump ... | head`): stop quietly, with the status a
+ * process killed by SIGPIPE reports (128 + 13), since not all output was delivered.
+ */
+function outputClosed(err: unknown): never {
+  if ((err as { code?: string } | null)?.code !== 'EPIPE') throw err;
+  process.exit(141);
+}
+process.stdout.on('error', outputClosed);
+
+/** The directory of a read-only command: it must exist (a missing one is not an empty log). */
+function existingDir(dir: string, cmd: string): string {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (e) {
+    throw new CliError(`${cmd}: ${dir}: ${(e as { code?: string }).code === 'ENOENT' ? 'no such directory' : e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isDir) throw new CliError(`${cmd}: ${dir} is not a directory`);
+  return dir;
+}
+
+/** The version in the package.json next to this script (dist/) or above it (build/src/cli/). */
+function version(): string {
+  let url = new URL('.', import.meta.url);
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'valuelog' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here: look one directory up
+    }
+    url = new URL('..', url);
+  }
+  return 'unknown';
 }
 
 function num(flags: Map<string, string[]>, k: string, dflt?: number): number | undefined {
@@ -101,18 +196,81 @@ interface SegmentFile {
   name: string;
   id: number;
   bytes: number;
+  /**
+   * A lane's active segment: the highest one, or the one before it when the highest is an empty one
+   * opened ahead of rotation. Its last record may be in progress (or torn by a crash): not damage.
+   */
+  active: boolean;
 }
 
 async function segments(storage: StorageBackend): Promise<SegmentFile[]> {
-  const out: SegmentFile[] = [];
+  const found: SegmentFile[] = [];
   for (const name of await storage.list()) {
     const id = parseSegmentFileName(name);
     if (id === undefined) continue;
-    const f = await storage.open(name, { readOnly: true });
-    out.push({ name, id, bytes: f.size() });
+    let f;
+    try {
+      f = await storage.open(name, { readOnly: true });
+    } catch (e) {
+      if (e instanceof ValueLogError && e.code === 'NOT_FOUND') continue; // deleted meanwhile (compaction beside us)
+      throw e;
+    }
+    found.push({ name, id, bytes: f.size(), active: false });
     f.close();
   }
-  return out.sort((a, b) => a.id - b.id);
+  found.sort((a, b) => a.id - b.id);
+  const byLane = new Map<number, SegmentFile[]>();
+  for (const s of found) {
+    const lane = decodeFileId(s.id).lane;
+    byLane.set(lane, [...(byLane.get(lane) ?? []), s]);
+  }
+  for (const list of byLane.values()) {
+    const last = list[list.length - 1]!;
+    last.active = true;
+    if (last.bytes === 0 && list.length > 1) list[list.length - 2]!.active = true;
+  }
+  return found;
+}
+
+/** An error that only means the last record is not complete (yet): where a reader's data ends. */
+function incompleteTail(seg: SegmentFile, err: ValueLogError): boolean {
+  return seg.active && err.code === 'UNEXPECTED_EOF';
+}
+
+/** Dead pointers in a segment's sidecar that name offsets past the segment's end (a truncated segment). */
+async function sidecarPastEnd(storage: StorageBackend, seg: SegmentFile): Promise<number> {
+  let f;
+  try {
+    f = await storage.open(sidecarName(seg.id), { readOnly: true });
+  } catch (e) {
+    if (e instanceof ValueLogError && e.code === 'NOT_FOUND') return 0;
+    throw e;
+  }
+  try {
+    const buf = new Uint8Array(f.size());
+    f.read(buf, 0);
+    let past = 0;
+    for (let at = 0; at + DEAD_ENTRY_SIZE <= buf.length; at += DEAD_ENTRY_SIZE) {
+      const p = decodeValuePtr(buf, at);
+      if (p.offset - 4 >= seg.bytes) past++; // the record would start at or after the end
+    }
+    return past;
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * The log's dictionary store. A dictionary file being written by the process that has the log open
+ * looks damaged until it is complete: damage is only believed after it persists for a moment.
+ */
+async function openDictionaries(storage: StorageBackend): Promise<DictionaryStore> {
+  let store = await DictionaryStore.open(storage);
+  for (let i = 0; i < 5 && store.damaged().length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    store = await DictionaryStore.open(storage);
+  }
+  return store;
 }
 
 /** Compressed frames without a dictionary: the reserved byte names the codec (0 = plain zstd). */
@@ -145,18 +303,25 @@ function walk(file: { read(d: Uint8Array, at: number): number; size(): number },
 }
 
 async function inspect(dir: string): Promise<number> {
-  const storage = new NodeStorage(dir);
+  const storage = new NodeStorage(existingDir(dir, 'inspect'));
   const segs = await segments(storage);
   const garbage = new GarbageTracker();
   for (const s of segs) await garbage.load(storage, s.id);
   const codecs = new Map<string, number>();
   let records = 0, frames = 0, values = 0, raw = 0, stored = 0, damaged = 0;
-  console.log(`${dir}: ${segs.length} segment(s)`);
-  console.log(`${'segment'.padEnd(24)}${'lane'.padStart(5)}${'seq'.padStart(9)}${'bytes'.padStart(12)}${'records'.padStart(9)}${'values'.padStart(9)}${'garbage'.padStart(9)}`);
+  const notes: string[] = [];
+  await out.line(`${dir}: ${segs.length} segment(s)`);
+  await out.line(`${'segment'.padEnd(24)}${'lane'.padStart(5)}${'seq'.padStart(9)}${'bytes'.padStart(12)}${'records'.padStart(9)}${'values'.padStart(9)}${'garbage'.padStart(9)}`);
   for (const s of segs) {
-    const f = await storage.open(s.name, { readOnly: true });
+    let f;
+    try {
+      f = await storage.open(s.name, { readOnly: true });
+    } catch (e) {
+      if (e instanceof ValueLogError && e.code === 'NOT_FOUND') continue; // deleted meanwhile
+      throw e;
+    }
     let segRecords = 0, segValues = 0;
-    const r = walk(f, (_at, h, payload) => {
+    const r = walk({ read: (d, at) => f.read(d, at), size: () => s.bytes }, (_at, h, payload) => {
       segRecords++;
       if ((h.flags & 1) === 0) {
         segValues++;
@@ -174,24 +339,33 @@ async function inspect(dir: string): Promise<number> {
       codecs.set(c, (codecs.get(c) ?? 0) + 1);
     });
     f.close();
-    if (r.error) damaged++;
+    const tail = r.error !== undefined && incompleteTail(s, r.error);
+    if (r.error && !tail) damaged++;
     records += segRecords;
     values += segValues;
     const { lane, seq } = decodeFileId(s.id);
-    const ratio = s.bytes > 0 ? garbage.deadBytes(s.id) / s.bytes : 0;
-    console.log(`${s.name.padEnd(24)}${String(lane).padStart(5)}${String(seq).padStart(9)}${String(s.bytes).padStart(12)}${String(segRecords).padStart(9)}${String(segValues).padStart(9)}${(ratio * 100).toFixed(1).padStart(8)}%${r.error ? `  DAMAGED at ${r.end}: ${r.error.message}` : ''}`);
+    // A sidecar can count more dead bytes than a truncated segment still has: clamp, and say why.
+    const dead = garbage.deadBytes(s.id);
+    const ratio = s.bytes > 0 ? Math.min(dead, s.bytes) / s.bytes : 0;
+    if (dead > s.bytes) {
+      const past = await sidecarPastEnd(storage, s);
+      notes.push(`${sidecarName(s.id)}: counts ${dead} dead bytes for a ${s.bytes}-byte segment${past > 0 ? `; ${past} of its dead pointers name offsets past the segment's end (truncated after they were marked?)` : ''}`);
+    }
+    const status = r.error === undefined ? '' : tail ? `  incomplete last record at ${r.end} (being written, or a torn write)` : `  DAMAGED at ${r.end}: ${r.error.message}`;
+    await out.line(`${s.name.padEnd(24)}${String(lane).padStart(5)}${String(seq).padStart(9)}${String(s.bytes).padStart(12)}${String(segRecords).padStart(9)}${String(segValues).padStart(9)}${(ratio * 100).toFixed(1).padStart(8)}%${status}`);
   }
   const total = segs.reduce((a, s) => a + s.bytes, 0);
-  const dead = segs.reduce((a, s) => a + garbage.deadBytes(s.id), 0);
-  console.log(`total: ${total} bytes, ${records} records, ${frames} frames, ${values} values`);
-  console.log(`codecs (frames): ${[...codecs].map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}`);
-  console.log(`compression: ${raw} raw payload bytes stored in ${stored} (ratio ${stored > 0 ? (raw / stored).toFixed(2) : '-'})`);
-  console.log(`garbage: ${dead} bytes marked dead (${total > 0 ? ((dead / total) * 100).toFixed(1) : '0.0'}%)`);
-  const store = await DictionaryStore.open(storage);
+  const dead = segs.reduce((a, s) => a + Math.min(s.bytes, garbage.deadBytes(s.id)), 0);
+  await out.line(`total: ${total} bytes, ${records} records, ${frames} frames, ${values} values`);
+  await out.line(`codecs (frames): ${[...codecs].map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}`);
+  await out.line(`compression: ${raw} raw payload bytes stored in ${stored} (ratio ${stored > 0 ? (raw / stored).toFixed(2) : '-'})`);
+  await out.line(`garbage: ${dead} bytes marked dead (${total > 0 ? ((dead / total) * 100).toFixed(1) : '0.0'}%)`);
+  for (const n of notes) await out.line(n);
+  const store = await openDictionaries(storage);
   const dicts = store.info();
-  console.log(`dictionaries: ${dicts.length === 0 ? 'none' : dicts.map((d) => `${d.id} (${d.bytes} bytes)`).join(', ')}${store.current ? `; newest ${store.current.id}` : ''}`);
-  for (const d of store.damaged()) console.log(`${d.file}: DAMAGED: ${d.reason}`);
-  if (damaged > 0) console.log(`${damaged} damaged segment(s): run \`valuelog verify\` for details`);
+  await out.line(`dictionaries: ${dicts.length === 0 ? 'none' : dicts.map((d) => `${d.id} (${d.bytes} bytes)`).join(', ')}${store.current ? `; newest ${store.current.id}` : ''}`);
+  for (const d of store.damaged()) await out.line(`${d.file}: DAMAGED: ${d.reason}`);
+  if (damaged > 0) await out.line(`${damaged} damaged segment(s): run \`valuelog verify\` for details`);
   return 0;
 }
 
@@ -202,89 +376,136 @@ async function verify(dir: string, dictFlags: string[]): Promise<number> {
     if (!file || !/^\d+$/.test(id)) throw new UsageError(`--dict expects ID=FILE, got ${d}`);
     dicts.set(BigInt(id), new Uint8Array(readFileSync(file)));
   }
-  const storage = new NodeStorage(dir);
+  const storage = new NodeStorage(existingDir(dir, 'verify'));
   // The log's own dictionaries; --dict adds or overrides. A damaged one is reported once and its
   // frames are then checked without decoding their values.
-  const store = await DictionaryStore.open(storage);
+  let store = await openDictionaries(storage);
   const lookup = (id: bigint) => dicts.get(id) ?? store.get(id);
   const segs = await segments(storage);
   const total = segs.reduce((a, s) => a + s.bytes, 0);
   const bar = progress('verify', total);
-  let done = 0, values = 0, bad = 0, skippedDict = 0;
+  let done = 0, values = 0, bad = 0, undecodable = 0;
   const problems: string[] = [];
   for (const d of store.damaged()) {
     if (d.id !== undefined && dicts.has(d.id)) continue;
     bad++;
     problems.push(`${d.file}: DAMAGED: ${d.reason}`);
   }
-  for (const s of segs) {
-    const r = await Reader.open(storage, s.id);
+  const reloaded = new Set<number>();
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i]!;
+    let r: Reader;
+    try {
+      r = await Reader.open(storage, s.id);
+    } catch (e) {
+      if (e instanceof ValueLogError && e.code === 'NOT_FOUND') continue; // deleted meanwhile (compaction)
+      throw e;
+    }
     r.setDictLookup(lookup);
     let decoding = true;
+    let segValues = 0;
+    let retry = false;
     for (;;) {
       try {
         const e = r.next();
         if (e === undefined) break;
-        values++;
+        segValues++;
       } catch (err) {
         if (!(err instanceof ValueLogError)) throw err;
+        if (decoding && err.code === 'MISSING_DICT' && !reloaded.has(s.id)) {
+          // The writer beside us may have stored the dictionary after we loaded the store: look again.
+          reloaded.add(s.id);
+          store = await DictionaryStore.open(storage);
+          retry = true;
+          break;
+        }
         if (decoding && err.code === 'MISSING_DICT') {
           // CRC and structure are still checked for the rest of the segment; only values are not.
-          skippedDict++;
-          problems.push(`${s.name}: offset ${r.offset}: ${err.message}; values of this segment not decoded (pass --dict <id>=<file>)`);
+          undecodable++;
+          problems.push(`${s.name}: offset ${r.offset}: ${err.message}: its values cannot be decoded (pass --dict <id>=<file> if you have the dictionary)`);
           decoding = false;
           r.disableValueDecode();
           continue;
+        }
+        if (incompleteTail(s, err)) {
+          problems.push(`${s.name}: offset ${r.offset}: incomplete last record (being written, or a torn write that the next read-write open truncates): not counted as damage`);
+          break;
         }
         bad++;
         problems.push(`${s.name}: offset ${r.offset}: ${err.code}: ${err.message}`);
         break;
       }
-      if ((values & 1023) === 0) bar.tick(done + r.offset);
+      if (((values + segValues) & 1023) === 0) bar.tick(done + r.offset);
     }
     r.close();
+    if (retry) {
+      i--;
+      continue;
+    }
+    values += segValues;
     done += s.bytes;
     bar.tick(done);
   }
   bar.end();
-  for (const p of problems) console.log(p);
-  console.log(`${bad === 0 ? 'OK' : 'DAMAGED'}: ${segs.length} segment(s), ${values} values verified${bad ? `, ${bad} damaged segment(s) or dictionaries` : ''}${skippedDict ? `, ${skippedDict} segment(s) need dictionaries` : ''}`);
-  return bad === 0 ? 0 : 1;
+  for (const p of problems) await out.line(p);
+  const verdict = bad > 0 ? 'DAMAGED' : undecodable > 0 ? 'FAILED' : 'OK';
+  await out.line(`${verdict}: ${segs.length} segment(s), ${values} values verified${bad ? `, ${bad} damaged segment(s) or dictionaries` : ''}${undecodable ? `, ${undecodable} segment(s) with values that cannot be decoded (dictionary missing)` : ''}`);
+  return verdict === 'OK' ? 0 : 1;
 }
 
 async function dump(path: string, withValues: boolean): Promise<number> {
   const name = basename(path);
   const id = parseSegmentFileName(name);
   if (id === undefined) throw new UsageError(`${name} is not a segment file name (value-l<lane>-<seq>.log)`);
-  const storage = new NodeStorage(dirname(path));
+  const storage = new NodeStorage(existingDir(dirname(path), 'dump'));
+  const seg = (await segments(storage)).find((s) => s.name === name);
+  if (seg === undefined) throw new CliError(`dump: ${path}: no such segment file`);
   const r = await Reader.open(storage, id);
-  r.setDictLookup((await DictionaryStore.open(storage)).lookup);
+  r.setDictLookup((await openDictionaries(storage)).lookup);
   let n = 0;
-  for (const e of r) {
-    const line: Record<string, unknown> = { rid: e.rid.toString(), ptr: e.ptr, size: e.value!.length };
-    if (withValues) line.value = Buffer.from(e.value!).toString('base64');
-    console.log(JSON.stringify(line));
-    n++;
+  let code = 0;
+  try {
+    for (;;) {
+      let e;
+      try {
+        e = r.next();
+      } catch (err) {
+        if (!(err instanceof ValueLogError)) throw err;
+        if (incompleteTail(seg, err)) {
+          process.stderr.write(`stopped at offset ${r.offset}: incomplete last record (being written, or a torn write)\n`);
+        } else {
+          process.stderr.write(`valuelog: dump: ${name}: offset ${r.offset}: ${err.code}: ${stripPrefix(err.message)}\n`);
+          code = 1;
+        }
+        break;
+      }
+      if (e === undefined) break;
+      const line: Record<string, unknown> = { rid: e.rid.toString(), ptr: e.ptr, size: e.value!.length };
+      if (withValues) line.value = Buffer.from(e.value!).toString('base64');
+      await out.line(JSON.stringify(line));
+      n++;
+    }
+  } finally {
+    r.close();
   }
-  r.close();
   process.stderr.write(`${n} values\n`);
-  return 0;
+  return code;
 }
 
 async function stats(dir: string): Promise<number> {
-  const storage = new NodeStorage(dir);
+  const storage = new NodeStorage(existingDir(dir, 'stats'));
   const garbage = new GarbageTracker();
-  const out = [];
+  const list = [];
   for (const s of await segments(storage)) {
     await garbage.load(storage, s.id);
     const { lane, seq } = decodeFileId(s.id);
     const dead = Math.min(s.bytes, garbage.deadBytes(s.id));
-    out.push({ segment: s.name, lane, seq, bytes: s.bytes, deadBytes: dead, garbageRatio: s.bytes > 0 ? dead / s.bytes : 0, deadValues: garbage.deadValues(s.id) });
+    list.push({ segment: s.name, lane, seq, bytes: s.bytes, deadBytes: dead, garbageRatio: s.bytes > 0 ? dead / s.bytes : 0, deadValues: garbage.deadValues(s.id) });
   }
-  const store = await DictionaryStore.open(storage);
+  const store = await openDictionaries(storage);
   const dictionaries = store.info().map((d) => ({ id: Number(d.id), file: d.file, bytes: d.bytes }));
   const damaged = store.damaged().map((d) => ({ file: d.file, reason: d.reason }));
-  console.log(JSON.stringify({ segments: out, totalBytes: out.reduce((a, s) => a + s.bytes, 0), deadBytes: out.reduce((a, s) => a + s.deadBytes, 0), dictionaries, damagedDictionaries: damaged }, null, 2));
+  await out.line(JSON.stringify({ segments: list, totalBytes: list.reduce((a, s) => a + s.bytes, 0), deadBytes: list.reduce((a, s) => a + s.deadBytes, 0), dictionaries, damagedDictionaries: damaged }, null, 2));
   return 0;
 }
 
@@ -363,6 +584,16 @@ async function trainDict(dir: string, flags: Map<string, string[]>): Promise<num
   }
   const limit = num(flags, 'samples', 20000)!;
   const storage = new NodeStorage(dir);
+  // --add writes the dictionary store: like a read-write open it needs the log's lock.
+  const lock = add ? await storage.lock() : undefined;
+  try {
+    return await trainFrom(storage, add, id, size!, out, limit);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function trainFrom(storage: NodeStorage, add: boolean, id: number | undefined, size: number, out: string | undefined, limit: number): Promise<number> {
   const store = await DictionaryStore.open(storage);
   const samples: Uint8Array[] = [];
   for (const s of await segments(storage)) {
@@ -397,25 +628,40 @@ async function trainDict(dir: string, flags: Map<string, string[]>): Promise<num
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  const { pos, flags } = parseArgs(rest);
-  if (!cmd || cmd === '--help' || cmd === 'help' || flags.has('help')) {
+  if (cmd === undefined) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
-    return cmd ? 0 : 2;
+    return 0;
+  }
+  if (cmd === '--version' || cmd === '-V') {
+    process.stdout.write(`valuelog ${version()}\n`);
+    return 0;
+  }
+  if (!Object.hasOwn(COMMAND_FLAGS, cmd)) throw new UsageError(cmd.startsWith('-') ? `unknown option ${cmd}` : `unknown command ${cmd}`);
+  const { pos, flags } = parseArgs(cmd, rest);
+  if (flags.has('help')) {
+    process.stdout.write(USAGE);
+    return 0;
   }
   await init();
-  const need = (n: number) => {
-    if (pos.length < n) throw new UsageError(`${cmd} needs ${n === 1 ? 'a directory' : `${n} arguments`}`);
-  };
   switch (cmd) {
-    case 'inspect': need(1); return inspect(pos[0]!);
-    case 'verify': need(1); return verify(pos[0]!, flags.get('dict') ?? []);
-    case 'dump': need(1); return dump(pos[0]!, flags.has('values'));
-    case 'stats': need(1); return stats(pos[0]!);
-    case 'compact': need(1); return compact(pos[0]!, flags);
-    case 'train-dict': need(1); return trainDict(pos[0]!, flags);
-    case 'demo': await runDemo(); return 0;
-    default: throw new UsageError(`unknown command ${cmd}`);
+    case 'inspect': return inspect(pos[0]!);
+    case 'verify': return verify(pos[0]!, flags.get('dict') ?? []);
+    case 'dump': return dump(pos[0]!, flags.has('values'));
+    case 'stats': return stats(pos[0]!);
+    // compact opens the log read-write, which would create it: a missing directory is an error.
+    case 'compact': return compact(existingDir(pos[0]!, 'compact'), flags);
+    case 'train-dict': return trainDict(existingDir(pos[0]!, 'train-dict'), flags);
+    default: await runDemo(); return 0;
   }
+}
+
+/** A message without the library's own `valuelog:` prefix (the CLI adds one). */
+function stripPrefix(message: string): string {
+  return message.replace(/^(valuelog:\s*)+/, '');
 }
 
 /**
@@ -435,11 +681,11 @@ main(process.argv.slice(2)).then(
   (code) => exitAfterOutput(code),
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`valuelog: ${err.message}\n\n${USAGE}`);
+      process.stderr.write(`valuelog: ${stripPrefix(err.message)}\n\n${USAGE}`);
       exitAfterOutput(2);
       return;
     }
-    process.stderr.write(`valuelog: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`valuelog: ${stripPrefix(err instanceof Error ? err.message : String(err))}\n`);
     exitAfterOutput(1);
   },
 );

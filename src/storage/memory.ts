@@ -3,7 +3,7 @@
 // while open handles keep working). A file is a sparse run of 1 MiB pages, each a growable byte array
 // whose capacity doubles: appends cost O(n) overall, and a write at 2^32 does not allocate 4 GiB.
 import { asValueLogError, ValueLogError } from '../errors.js';
-import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile } from './types.js';
+import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile, type StorageLock } from './types.js';
 
 const PAGE = 1 << 20;
 const MIN_CAPACITY = 64;
@@ -164,6 +164,9 @@ export class MemoryStorage implements StorageBackend {
   private readonly files = new Map<string, MemoryData>();
   /** Number of syncDir() calls. */
   syncDirCount = 0;
+  private lockedSince: string | undefined;
+  private lockEpoch = 0;
+  private abandoned = false;
 
   constructor(private readonly options: MemoryStorageOptions = {}) {}
 
@@ -190,5 +193,35 @@ export class MemoryStorage implements StorageBackend {
 
   async syncDir(): Promise<void> {
     this.syncDirCount++;
+  }
+
+  /** An in-process lock: a second read-write ValueLog on this storage gets LOCKED until the first closes. */
+  async lock(): Promise<StorageLock> {
+    if (this.lockedSince !== undefined) {
+      throw new ValueLogError('LOCKED', `valuelog: this MemoryStorage is locked: a ValueLog opened on it at ${this.lockedSince} is still open; close it first, or open with { readOnly: true } to read beside it`);
+    }
+    const since = new Date().toISOString();
+    const epoch = ++this.lockEpoch;
+    const tookOver = this.abandoned;
+    this.abandoned = false;
+    this.lockedSince = since;
+    return {
+      holder: `a ValueLog in this process since ${since}`,
+      tookOver,
+      release: async () => {
+        if (this.lockEpoch === epoch) this.lockedSince = undefined;
+      },
+    };
+  }
+
+  /**
+   * For crash tests: forgets the current lock holder as if its process had died, so that the next
+   * lock() succeeds with tookOver: true. The abandoned ValueLog must not be used any more.
+   */
+  abandonLock(): void {
+    if (this.lockedSince === undefined) return;
+    this.lockedSince = undefined;
+    this.lockEpoch++;
+    this.abandoned = true;
   }
 }

@@ -7,7 +7,8 @@ import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync
 import { lstat, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ValueLogError } from '../errors.js';
-import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile } from './types.js';
+import { isLockFileName, lockDirectory } from './node-lock.js';
+import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile, type StorageLock } from './types.js';
 
 /** Largest single read/write handed to the OS (Linux caps one call just under 2 GiB). */
 const MAX_IO = 1 << 30;
@@ -218,11 +219,11 @@ export class NodeStorage implements StorageBackend {
     if (typeof dir !== 'string' || dir.length === 0) throw new ValueLogError('INVALID_ARGUMENT', 'valuelog: NodeStorage needs a directory path');
   }
 
-  /** Regular files in the directory, sorted; a missing directory lists as empty. */
+  /** Regular files in the directory, sorted, without the lock's files; a missing directory lists as empty. */
   async list(): Promise<string[]> {
     try {
       const entries = await readdir(this.dir, { withFileTypes: true });
-      return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+      return entries.filter((e) => e.isFile() && !isLockFileName(e.name)).map((e) => e.name).sort();
     } catch (e) {
       if (errno(e) === 'ENOENT') return [];
       throw wrap(e, 'list', this.dir, this.dir);
@@ -269,6 +270,15 @@ export class NodeStorage implements StorageBackend {
       throw new ValueLogError('IO', `valuelog: open ${path} failed: not a regular file`);
     }
     return new NodeFile(fd, name, path, readOnly);
+  }
+
+  /**
+   * The directory's ownership lock: the file `valuelog.lock` (holder details as JSON), plus an OS
+   * lock on it where the runtime has one (Deno, Bun; not Node). A dead holder's lock on this host is
+   * taken over (tookOver: true); see src/storage/node-lock.ts and the README.
+   */
+  lock(): Promise<StorageLock> {
+    return lockDirectory(this.dir, () => this.syncDir());
   }
 
   async remove(name: string): Promise<void> {

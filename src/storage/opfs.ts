@@ -9,7 +9,7 @@
 // 'read-only' handle where the browser supports modes, so that other tabs can read sealed segments; a
 // file held by another context is a LOCKED error that says so.
 import { invalidArgument, ValueLogError } from '../errors.js';
-import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile } from './types.js';
+import { checkBuffer, checkFileName, checkPosition, closedError, notFound, readOnlyError, type OpenOptions, type StorageBackend, type StorageFile, type StorageLock } from './types.js';
 
 // The few OPFS shapes used here, declared locally: the DOM lib of TypeScript 5.9 lacks the handle
 // modes, and the worker lib cannot be combined with the DOM lib in one program.
@@ -314,6 +314,41 @@ export class OpfsStorage implements StorageBackend {
   fileState(name: string): 'handle' | 'snapshot' | undefined {
     const s = this.open_.get(name);
     return s === undefined ? undefined : s.handle !== undefined ? 'handle' : 'snapshot';
+  }
+
+  /**
+   * The directory's ownership lock: the Web Lock `valuelog-storage:<path>` (requested with
+   * ifAvailable, held until release). The browser client's owner election uses another name
+   * (`valuelog:<name>`), so a worker holding both never waits on itself. The browser releases the
+   * lock of a closed tab or worker by itself, so tookOver is always false here.
+   */
+  async lock(): Promise<StorageLock> {
+    type LockManager = { request(name: string, o: { ifAvailable: boolean }, cb: (lock: unknown) => Promise<void>): Promise<void> };
+    const locks = (globalThis as unknown as { navigator?: { locks?: LockManager } }).navigator?.locks;
+    if (typeof locks?.request !== 'function') throw new ValueLogError('IO', 'valuelog: Web Locks (navigator.locks) are not available here; OpfsStorage needs them to own a directory');
+    const name = `valuelog-storage:${this.path}`;
+    const since = new Date().toISOString();
+    return new Promise<StorageLock>((resolve, reject) => {
+      let held: Promise<void> | undefined;
+      held = locks
+        .request(name, { ifAvailable: true }, async (lock) => {
+          if (lock === null) {
+            reject(new ValueLogError('LOCKED', `valuelog: OPFS directory ${JSON.stringify(this.path)} is locked: another worker or tab of this origin has the log open (Web Lock ${name}); close it there first, or open with { readOnly: true }`));
+            return;
+          }
+          await new Promise<void>((release) => {
+            resolve({
+              holder: `this worker since ${since} (Web Lock ${name})`,
+              tookOver: false,
+              release: async () => {
+                release();
+                await held;
+              },
+            });
+          });
+        })
+        .catch((e: unknown) => reject(wrap(e, 'lock', '', this.path)));
+    });
   }
 
   async list(): Promise<string[]> {

@@ -10,18 +10,7 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
-/** Exclusive ownership of a backend's directory (see StorageBackend.lock). */
-export interface StorageLock {
-  /** Who holds it (process and host details). */
-  readonly holder: string;
-  /** The previous holder died without releasing it: the log was not closed (unclean shutdown). */
-  readonly tookOver: boolean;
-  release(): Promise<void>;
-}
-
 export interface StorageBackend {
-  /** Takes the directory's exclusive lock; LOCKED naming the holder if another owner has it. */
-  lock?(): Promise<StorageLock>;
   /** Names of the files in the backend's directory (a missing directory lists as empty). */
   list(): Promise<string[]>;
   /** Opens (or creates) a file. A missing file without `create` is NOT_FOUND. */
@@ -30,6 +19,22 @@ export interface StorageBackend {
   remove(name: string): Promise<void>;
   /** Makes creations and removals in the directory durable (fsync of the directory). */
   syncDir?(): Promise<void>;
+  /**
+   * Takes the exclusive ownership lock of the directory: at most one read-write ValueLog (in any
+   * process) may use it at a time. Rejects with LOCKED, naming the holder, while another owner holds
+   * it. A backend without it gives no protection against a second writer (see README, "One owner per log").
+   */
+  lock?(): Promise<StorageLock>;
+}
+
+/** The ownership lock of a storage directory, held from ValueLog.open until close(). */
+export interface StorageLock {
+  /** Who holds the lock (this process): pid, host, runtime and since when, for messages. */
+  readonly holder: string;
+  /** The previous holder died without releasing it (an unclean shutdown): its lock was taken over. */
+  readonly tookOver: boolean;
+  /** Gives the lock up; releasing twice is a no-op. */
+  release(): Promise<void>;
 }
 
 export interface StorageFile {
