@@ -329,3 +329,43 @@ export async function recoverLanes(storage: StorageBackend, lanes: number, opts:
   }
   return out;
 }
+
+// -----------------------------------------------------------------------------------------------
+// Clean and unclean shutdown
+
+/**
+ * A file that exists while a read-write owner has the log open and is removed by a clean close().
+ * Found at open, it says the previous owner crashed or stopped after a storage failure (fail-stop
+ * closes leave it): pointers it handed out for values never committed may name offsets its segments
+ * do not hold, so every lane then continues in a fresh segment and no such offset names another
+ * value later. It works on every backend, unlike a lock that knows its holder died.
+ */
+export const DIRTY_MARKER = 'valuelog.dirty';
+
+/** Whether the previous read-write owner left the log without a clean close. */
+export async function leftDirty(storage: StorageBackend): Promise<boolean> {
+  try {
+    (await storage.open(DIRTY_MARKER, { readOnly: true })).close();
+    return true;
+  } catch (e) {
+    if (e instanceof ValueLogError && e.code === 'NOT_FOUND') return false;
+    throw asValueLogError(e, 'IO', `looking for ${DIRTY_MARKER}`);
+  }
+}
+
+/** Creates the marker durably; called before the first write of a read-write open. */
+export async function markDirty(storage: StorageBackend): Promise<void> {
+  const f = await storage.open(DIRTY_MARKER, { create: true });
+  f.close();
+  await storage.syncDir?.();
+}
+
+/** Removes the marker durably; called by a close() that made everything durable. */
+export async function markClean(storage: StorageBackend): Promise<void> {
+  try {
+    await storage.remove(DIRTY_MARKER);
+  } catch (e) {
+    if (!(e instanceof ValueLogError && e.code === 'NOT_FOUND')) throw e;
+  }
+  await storage.syncDir?.();
+}

@@ -16,7 +16,7 @@ import { Manager, type ValueSet } from './manager.js';
 import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js';
 import { checkDeadPointers, GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
-import { recoverLanes, type SegmentRecovery } from './recovery.js';
+import { DIRTY_MARKER, leftDirty, markClean, markDirty, recoverLanes, type SegmentRecovery } from './recovery.js';
 import { DICT_HIGHWATER_NAME, parseDictFileName } from './format/dictionary.js';
 import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile, StorageLock } from './storage/types.js';
@@ -379,7 +379,9 @@ export class ValueLog {
    * closing, and then every lane continues in a fresh segment.
    */
   private static async openLocked(storage: StorageBackend, opts: NormalizedOptions, opened: Opened, lock: StorageLock | undefined): Promise<ValueLog> {
-    const plan = await recoverLanes(storage, opts.lanes, { salvage: opts.salvage, uncleanShutdown: lock?.tookOver === true });
+    const unclean = lock?.tookOver === true || (await leftDirty(storage));
+    const plan = await recoverLanes(storage, opts.lanes, { salvage: opts.salvage, uncleanShutdown: unclean });
+    await markDirty(storage); // durable before anything is written (see DIRTY_MARKER)
     const writers = opened.writers;
     for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
     const manager = (opened.manager = await Manager.open(storage));
@@ -677,6 +679,8 @@ export class ValueLog {
     }
     try {
       await this.closeWritable();
+      // Everything is durable: the next open may continue in the same segments.
+      await markClean(this.storage);
     } finally {
       // Released even when the last sync failed: this process is done with the log either way.
       const lock = this.lockHandle;
@@ -1289,7 +1293,7 @@ async function undoOpen(storage: StorageBackend, opened: Opened, lock: StorageLo
   try {
     if (opened.existing !== undefined) {
       for (const name of await storage.list()) {
-        if (opened.existing.has(name) || parseSegmentFileName(name) === undefined) continue;
+        if (opened.existing.has(name) || (parseSegmentFileName(name) === undefined && name !== DIRTY_MARKER)) continue;
         // Under the lock every new file is ours; without one, only an empty file can be.
         if (lock === undefined) {
           const f = await storage.open(name, { readOnly: true });

@@ -86,6 +86,36 @@ test('a failed sync stops the log; after power loss the acknowledged values read
   await third.close();
 });
 
+test('after a fail-stop, the pointer of a value never committed never reads another value (the reopened log writes a fresh segment)', async () => {
+  for (const crash of [false, true]) {
+    const fs = new FaultStorage();
+    const log = await ValueLog.open(fs);
+    const acked = log.putMany(values(20));
+    await log.commit();
+    fs.armWhen('eio', /^write value-/);
+    const lost = log.put(noise(300, 4));
+    await expectCodeAsync(() => log.commit(), 'IO', 'the commit whose write failed');
+    await expectCodeAsync(() => log.close(), 'IO', 'close of a stopped log');
+    const image = crash ? fs.crash(true) : fs;
+    const again = await ValueLog.open(image);
+    const other = again.put(noise(300, 5));
+    await again.commit();
+    assert.is.not(other.fileId, lost.fileId, 'the reopened log continues in a fresh segment');
+    try {
+      const got = again.get(lost);
+      assert.unreachable(`the lost pointer read ${got.length} bytes of something`);
+    } catch (e) {
+      assert.ok(e instanceof ValueLogError, String(e));
+    }
+    await expectAll(again, acked, values(20), 'acknowledged values');
+    await again.close();
+    // A clean close leaves no marker: the next open continues in the same segment.
+    const third = await ValueLog.open(image);
+    assert.is(third.put(noise(10, 6)).fileId, other.fileId, 'after a clean close the lane continues where it was');
+    await third.close();
+  }
+});
+
 test('a put that flushes the full staging buffer and fails stops the log too', async () => {
   const fs = new FaultStorage();
   const log = await ValueLog.open(fs, { bufferSize: 64 * 1024 });
