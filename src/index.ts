@@ -87,6 +87,9 @@ export {
   type DictionaryOptions,
   type DictionaryTrainOptions,
   type DictionaryStats,
+  type DictionaryStatsEntry,
+  type DamagedDictionaryStats,
+  type RecoveryStats,
   type CompressionStats,
   type FrameCodec,
 } from './valuelog.js';

@@ -60,13 +60,24 @@ export interface CompressionStats {
   autoRatios: { lz4: number | undefined; zstdDict: number | undefined } | undefined;
 }
 
+/** A dictionary in stats(): as DictionaryInfo, with the id as a number (ids are 1..2^32-1). */
+export type DictionaryStatsEntry = Omit<DictionaryInfo, 'id'> & { id: number };
+/** A damaged dictionary file in stats(), its id as a number. */
+export type DamagedDictionaryStats = Omit<DamagedDictionary, 'id'> & { id: number | undefined };
+/** What open() did to a torn tail, as in stats(): the largest RID as a decimal string (RIDs are u64). */
+export type RecoveryStats = Omit<SegmentRecovery, 'maxRid'> & { maxRid: string };
+
+/**
+ * Dictionaries in stats(). Like every part of ValueLogStats it holds no bigint, so that
+ * JSON.stringify(log.stats()) works: dictionary ids are numbers (1..2^32-1, exact).
+ */
 export interface DictionaryStats {
   /** Id new frames are compressed with ('zstd-dict'/'auto'), if there is a dictionary. */
-  current: bigint | undefined;
+  current: number | undefined;
   /** Every sound dictionary in the store, with frames/values written with it since open. */
-  dictionaries: DictionaryInfo[];
+  dictionaries: DictionaryStatsEntry[];
   /** Files that failed their checks: never used; frames that need them fail with CORRUPT. */
-  damaged: DamagedDictionary[];
+  damaged: DamagedDictionaryStats[];
   /** Dictionaries trained since open: automatically by policy and on request. */
   trainedByPolicy: number;
   trainedOnRequest: number;
@@ -200,7 +211,7 @@ export interface ValueLogStats {
   totalBytes: number;
   deadBytes: number;
   /** What open() did to torn tails (empty when every segment was clean). */
-  recovered: SegmentRecovery[];
+  recovered: RecoveryStats[];
   puts: number;
   commits: number;
   /** Durable syncs actually issued: fewer than commits when concurrent commits were grouped. */
@@ -642,7 +653,7 @@ export class ValueLog {
       segments,
       totalBytes: segments.reduce((a, s) => a + s.bytes, 0),
       deadBytes: segments.reduce((a, s) => a + s.deadBytes, 0),
-      recovered: this.recovered.map((r) => ({ ...r })),
+      recovered: this.recovered.map((r) => ({ ...r, maxRid: r.maxRid.toString() })),
       puts: this.puts,
       commits: this.commits,
       syncs: this.syncs,
@@ -654,9 +665,9 @@ export class ValueLog {
         autoRatios: this.opts.compression === 'auto' ? this.chooser.ratios() : undefined,
       },
       dictionaries: {
-        current: this.dicts.current?.id,
-        dictionaries: this.dicts.info(),
-        damaged: this.dicts.damaged(),
+        current: this.dicts.current === undefined ? undefined : Number(this.dicts.current.id),
+        dictionaries: this.dicts.info().map((d) => ({ ...d, id: Number(d.id) })),
+        damaged: this.dicts.damaged().map((d) => ({ ...d, id: d.id === undefined ? undefined : Number(d.id) })),
         trainedByPolicy: this.trainedByPolicy,
         trainedOnRequest: this.trainedOnRequest,
         training: this.training !== undefined,

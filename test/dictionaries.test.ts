@@ -94,7 +94,8 @@ test('zstd-dict: values before and after training round-trip; reopen reloads the
   const late = log.putMany(docs.slice(500, 1500));
   await log.commit();
   const s = log.stats();
-  assert.is(s.dictionaries.current, 1n);
+  assert.is(s.dictionaries.current, 1);
+  assert.is(JSON.parse(JSON.stringify(s)).dictionaries.dictionaries[0].id, 1, 'stats() is JSON-serialisable, ids as numbers');
   assert.is(s.dictionaries.trainedOnRequest, 1);
   assert.ok(s.compression.frames['zstd-dict'] > 0);
   const info = s.dictionaries.dictionaries;
@@ -118,7 +119,7 @@ test('zstd-dict: values before and after training round-trip; reopen reloads the
     const snap = await again.snapshot();
     assert.equal(snap.get(late[7]!), docs[507]);
     await snap.release();
-    assert.is(again.stats().dictionaries.current, 1n);
+    assert.is(again.stats().dictionaries.current, 1);
     if (compression === 'zstd-dict') {
       const more = again.putMany(docs.slice(1500, 1700));
       assert.ok(again.stats().compression.frames['zstd-dict'] > 0 && again.stats().compression.frames.lz4 === 0, 'the reloaded dictionary is used at once');
@@ -142,7 +143,7 @@ test('zstd-dict: a dictionary is trained by policy and improves the ratio on JSO
   await log.idle();
   const before = log.stats();
   assert.is(before.dictionaries.trainedByPolicy, 1, before.dictionaries.lastTrainingError ?? '');
-  assert.is(before.dictionaries.current, 1n);
+  assert.is(before.dictionaries.current, 1);
   assert.ok(before.dictionaries.sampleBytes <= 256 * 1024, 'the sample stays within its bound');
   while (i < 2400) ptrs.push(...log.putMany(docs.slice(i, (i += 50))));
   await log.commit();
@@ -167,8 +168,8 @@ test('trainDictionary: given samples, too few samples, and the same content is n
   assert.equal(await dictFiles(storage), ['dict-0000000001.zdict']);
   const c = await log.trainDictionary({ samples: docs.slice(400, 800), size: 4096 });
   assert.is(c, 2n, 'the next id: nothing was stored for the duplicate');
-  assert.is(log.stats().dictionaries.current, 2n);
-  assert.ok(log.stats().dictionaries.dictionaries.find((d) => d.id === 2n)!.bytes <= 4096);
+  assert.is(log.stats().dictionaries.current, 2);
+  assert.ok(log.stats().dictionaries.dictionaries.find((d) => d.id === 2)!.bytes <= 4096);
   await log.close();
 });
 
@@ -188,7 +189,7 @@ test('ids are never reused: strictly increasing across reopens, even when files 
   // and the value compressed with it fails with MISSING_DICT naming the id, never other bytes.
   await storage.remove(dictFileName(6));
   const log = await ValueLog.open(storage, { compression: 'zstd-dict', dictionary: DICT });
-  assert.is(log.stats().dictionaries.current, 5n);
+  assert.is(log.stats().dictionaries.current, 5);
   const err = expectCode(() => log.get(ptr!), 'MISSING_DICT');
   assert.match(err.message, /dictionary 6\b/);
   assert.is(await log.trainDictionary({ samples: docs.slice(2000, 2400) }), 7n);
@@ -217,7 +218,7 @@ test('a damaged or torn dictionary file is reported and never used; its frames f
     assert.is(s.current, undefined, `${damage}: not used`);
     assert.is(s.damaged.length, 1);
     assert.is(s.damaged[0]!.file, name);
-    assert.is(s.damaged[0]!.id, 1n);
+    assert.is(s.damaged[0]!.id, 1);
     assert.match(s.damaged[0]!.reason, /checksum|declares/);
     for (const p of ptrs.slice(0, 20)) {
       const err = expectCode(() => again.get(p), 'CORRUPT', `${damage}: a frame that needs the damaged dictionary`);
@@ -240,8 +241,8 @@ test('a crash while a dictionary was being written leaves a torn file that is ig
   const whole = encodeDictFile(2n, (await readFile(storage, dictFileName(1))).subarray(DICT_FILE_HEADER_SIZE));
   await writeFile(storage, dictFileName(2), whole.subarray(0, 40));
   const again = await ValueLog.open(storage, { compression: 'zstd-dict', dictionary: DICT });
-  assert.is(again.stats().dictionaries.current, 1n, 'the sound dictionary stays current');
-  assert.equal(again.stats().dictionaries.damaged.map((d) => d.id), [2n]);
+  assert.is(again.stats().dictionaries.current, 1, 'the sound dictionary stays current');
+  assert.equal(again.stats().dictionaries.damaged.map((d) => d.id), [2]);
   ptrs.forEach((p, i) => assert.equal(again.get(p), docs[400 + i]));
   assert.is(await again.trainDictionary({ samples: docs.slice(1000, 1400) }), 3n);
   await again.close();
