@@ -55,6 +55,17 @@ test('the tarball is complete and within its size budget', () => {
   for (const hook of ['preinstall', 'install', 'postinstall']) assert.not.ok(pkg.scripts?.[hook], `no ${hook} work for consumers`);
 });
 
+test('the committed lock file: npm ci accepts it, and npm install would not rewrite it', () => {
+  const ci = run('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund', '--offline'], repoRoot);
+  assert.is(ci.code, 0, ci.out);
+  const copy = join(tmp, 'lock-check');
+  run('mkdir', ['-p', copy], tmp);
+  for (const f of ['package.json', 'package-lock.json']) writeFileSync(join(copy, f), readFileSync(join(repoRoot, f)));
+  const relock = run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--offline'], copy);
+  assert.is(relock.code, 0, relock.out);
+  assert.ok(readFileSync(join(copy, 'package-lock.json')).equals(readFileSync(join(repoRoot, 'package-lock.json'))), 'npm install leaves package-lock.json as committed');
+});
+
 const consumer = `
 import { init, ValueLog, NodeStorage, ValueLogError, encodeValuePtr, decodeValuePtr } from 'valuelog';
 import { mkdtempSync, rmSync } from 'node:fs';
