@@ -50,7 +50,8 @@ const USAGE = `usage: valuelog <command> [options]
   train-dict <dir> --add --size BYTES [--out FILE] [--samples N]
                                 the same, stored in the log's dictionary store under its next id
                                 (the log must not be open elsewhere); 'zstd-dict' logs then use it
-  demo                          the demo (also: npm run demo)
+  demo [--keep | --dir DIR]     the demo on ValueLog (also: npm run demo); --keep or --dir keeps its
+                                logs and prints CLI commands to try on them
 
   inspect, verify, dump and stats only read (they take no lock and work beside a process that has
   the log open); compact and train-dict --add need the log closed elsewhere.
@@ -69,7 +70,7 @@ const COMMAND_FLAGS: Record<string, { value: string[]; boolean: string[]; args: 
   stats: { value: [], boolean: [], args: 1 },
   compact: { value: ['min-garbage-ratio', 'max-bytes', 'remap', 'compression'], boolean: [], args: 1 },
   'train-dict': { value: ['id', 'size', 'out', 'samples'], boolean: ['add'], args: 1 },
-  demo: { value: [], boolean: [], args: 0 },
+  demo: { value: ['dir'], boolean: ['keep'], args: 0 },
 };
 
 function parseArgs(cmd: string, argv: string[]): { pos: string[]; flags: Map<string, string[]> } {
@@ -655,7 +656,7 @@ async function main(argv: string[]): Promise<number> {
     // compact opens the log read-write, which would create it: a missing directory is an error.
     case 'compact': return compact(existingDir(pos[0]!, 'compact'), flags);
     case 'train-dict': return trainDict(existingDir(pos[0]!, 'train-dict'), flags);
-    default: await runDemo(); return 0;
+    default: await runDemo({ keep: flags.has('keep'), ...(flags.has('dir') ? { dir: flags.get('dir')![0]! } : {}) }); return 0;
   }
 }
 
