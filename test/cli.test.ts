@@ -257,24 +257,4 @@ dtest('compact --compression zstd-dict re-frames with the store\'s dictionary', 
   assert.match(runScript(cli, ['inspect', ddir]).stdout, /zstd-dict \d+/);
 });
 
-dtest('demo --dir keeps its ValueLog directories and ends with CLI commands that work on them', () => {
-  const out = join(dir, 'demo');
-  process.env.VALUELOG_DEMO_COUNT = '2000';
-  let r;
-  try {
-    r = runScript(cli, ['demo', '--dir', out]);
-  } finally {
-    delete process.env.VALUELOG_DEMO_COUNT;
-  }
-  assert.is(r.code, 0, r.stderr);
-  for (const mode of ['none', 'snappy', 'lz4', 'zstd-dict']) assert.match(r.stdout, new RegExp(`^${mode}\\s+2,000`, 'm'));
-  assert.match(r.stdout, `The logs are kept in ${out}`);
-  const verifyLine = r.stdout.split('\n').find((l) => l.includes('npx valuelog verify'))!;
-  const target = verifyLine.trim().split(' ').pop()!;
-  const v = runScript(cli, ['verify', target]);
-  assert.is(v.code, 0, v.stdout + v.stderr);
-  assert.match(v.stdout, /OK: .*2000 values verified/);
-  assert.is(runScript(cli, ['demo', '--dir', out]).code, 1, 'an existing directory is refused');
-});
-
-test.run();
+dtest.run();
