@@ -572,6 +572,41 @@ export class ValueLog {
   }
 
   /**
+   * Whether markDead marked the value a pointer names (looked up by pointer value: any object with
+   * the same fileId, offset and length). A value compaction moved is not dead under its new pointer.
+   */
+  isDead(ptr: ValuePtr): boolean {
+    this.checkOpen();
+    checkValuePtr(ptr);
+    return this.garbage.isDead(ptr);
+  }
+
+  /**
+   * The live values of the log with their pointers, in log order (by segment id, then offset), values
+   * marked dead skipped; values put and not yet committed included. The segments are pinned by a
+   * snapshot for the whole iteration (released when it ends, also by `break`), so compaction meanwhile
+   * deletes nothing it still has to read. Async because opening segment files is.
+   */
+  async *values(): AsyncGenerator<{ ptr: ValuePtr; value: Uint8Array }, void, undefined> {
+    this.checkOpen();
+    for (const l of this.lanes) l.writer.flush();
+    const set = await this.manager.currentSet();
+    try {
+      for (const id of [...set.files.keys()].sort((a, b) => a - b)) {
+        const reader = await Reader.open(this.storage, id);
+        reader.setDictLookup(this.dicts.lookup);
+        try {
+          for (const e of reader) if (!this.garbage.isDead(e.ptr)) yield { ptr: e.ptr, value: e.value! };
+        } finally {
+          reader.close();
+        }
+      }
+    } finally {
+      await this.manager.release(set);
+    }
+  }
+
+  /**
    * Makes everything put so far durable (flush + sync of every lane written since the last commit).
    * Commits issued while one is pending share its single sync (group commit).
    */

@@ -30,7 +30,7 @@ const FULL = env('VALUELOG_FAULTS') === 'full';
 /** Faults per kind in the sample `npm test` runs. */
 const SAMPLE_PER_KIND = 28;
 /** Seeds per (kind, call index) in the full sweep: different torn tails and flipped bits. */
-const FULL_SEEDS = Number(env('VALUELOG_FAULT_SEEDS') ?? 5);
+const FULL_SEEDS = Number(env('VALUELOG_FAULT_SEEDS') ?? 6);
 const RUN_TIMEOUT_MS = 20_000;
 // The workload closes and reopens the log midway (VALUELOG_FAULTS_REOPEN=0 turns that off): a reopen
 // after a fail-stop must not let an unacknowledged pointer name another value.
