@@ -248,6 +248,21 @@ export async function recoverSegment(storage: StorageBackend, fileId: number, op
     file.close();
   }
   if (opts.readOnly !== true && end < size) {
+    // Truncation destroys bytes, so the verdict must not rest on one read: a read that returned a
+    // flipped bit or stale bytes once would make a committed last record look torn. A second, fresh
+    // scan must find the same end; if it does not, the reads disagree and nothing is truncated.
+    const again = await storage.open(name, { readOnly: true }).catch((e: unknown) => {
+      throw asValueLogError(e, 'IO', `recovery open of ${name}`);
+    });
+    try {
+      const size2 = io(() => again.size(), `size of ${name}`);
+      const second = scanPrefix(again, name, size2);
+      if (size2 !== size || second.end !== end) {
+        throw new ValueLogError('IO', `valuelog: two reads of ${name} disagree (its valid prefix ended at ${end}, then at ${second.end} of ${size2} bytes): a failing read, nothing truncated; retry the open`);
+      }
+    } finally {
+      again.close();
+    }
     const w = await storage.open(name).catch((e: unknown) => {
       throw asValueLogError(e, 'IO', `recovery open of ${name}`);
     });

@@ -69,7 +69,7 @@ class FailingReads extends MemoryStorage {
   reads = 0;
   failAt = -1;
   /** How the chosen read fails: a ValueLogError IO, a backend's plain Error, or fewer bytes than asked. */
-  mode: 'io' | 'plain' | 'short' = 'io';
+  mode: 'io' | 'plain' | 'short' | 'flip' = 'io';
   override async open(name: string, opts?: OpenOptions) {
     const f = await super.open(name, opts);
     const read = f.read.bind(f);
@@ -77,6 +77,11 @@ class FailingReads extends MemoryStorage {
       if (++this.reads === this.failAt) {
         if (this.mode === 'plain') throw new Error('EIO: input/output error');
         if (this.mode === 'io') throw new ValueLogError('IO', `valuelog: read ${name}: EIO (injected)`);
+        if (this.mode === 'flip') {
+          const n = read(dst, at);
+          if (n > 0) dst[n - 1]! ^= 0x04; // the last byte this read returned: the file is untouched
+          return n;
+        }
         return read(dst.subarray(0, dst.length >> 1), at);
       }
       return read(dst, at);
@@ -128,6 +133,36 @@ test('an I/O error at any read of the recovery scan rejects open with IO and lea
       storage.failAt = -1;
     }
   }
+});
+
+test('a bit flipped by one read during recovery never truncates: the open fails or goes on, every committed value stays', async () => {
+  const storage = new FailingReads();
+  const { ptrs, values } = await committedLog(storage);
+  const before = await snapshotFiles(storage);
+  storage.reads = 0;
+  await (await ValueLog.open(storage)).close();
+  const reads = storage.reads;
+  for (const [name, h] of Object.entries(before)) await writeFile(storage, name, unhex(h));
+  let refused = 0;
+  for (let k = 1; k <= reads + 2; k++) {
+    storage.reads = 0;
+    storage.failAt = k;
+    storage.mode = 'flip';
+    try {
+      const log = await ValueLog.open(storage);
+      await log.close();
+    } catch (e) {
+      assert.ok(e instanceof ValueLogError && (e.code === 'IO' || e.code === 'CORRUPT'), `read ${k}: ${String(e)}`);
+      refused++;
+    }
+    storage.failAt = -1;
+    const segs = Object.keys(before).filter((n) => n.endsWith('.log'));
+    for (const n of segs) assert.is(hex(await readFile(storage, n)).startsWith(before[n]!), true, `read ${k}: ${n} not truncated`);
+    const log = await ValueLog.open(storage);
+    ptrs.forEach((p, i) => assert.equal(log.get(p), values[i], `read ${k}: value ${i}`));
+    await log.close();
+  }
+  assert.ok(refused > 0, 'some flipped reads were noticed');
 });
 
 test('torn tails of every shape are cut, reported, and the lane continues in a fresh segment', async () => {
