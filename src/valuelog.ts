@@ -10,6 +10,7 @@ import { BlockCodec, decodeFrame, framePrefixLength, type LogRecord } from './fo
 import { decodeRecordHeader, isGroupedRecord, verifyRecordChecksum } from './format/record.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
+import { PointerRemap, type CompactionProblem } from './remap.js';
 import { decodeFileId, encodeFileId, MAX_LANE, MAX_SEQ, parseSegmentFileName, segmentFileName } from './format/segment.js';
 import { HEADER_SIZE, MAX_FRAME_K } from './limits.js';
 import { Manager, type ValueSet } from './manager.js';
@@ -147,6 +148,8 @@ export interface SegmentStats {
   zombie: boolean;
 }
 
+export { PointerRemap, type CompactionProblem, type WireRemap } from './remap.js';
+
 export interface CompactOptions {
   /** Compact sealed segments whose garbage ratio is at least this (default 0.5). */
   minGarbageRatio?: number;
@@ -162,48 +165,6 @@ export interface CompactOptions {
    * made are marked dead.
    */
   onRemap?: (remap: PointerRemap) => void | Promise<void>;
-}
-
-/** A segment compaction left as it was, and why. */
-export interface CompactionProblem {
-  fileId: number;
-  segment: string;
-  error: ValueLogError;
-}
-
-/** Old pointer → new pointer for every live value that compaction moved; looked up by pointer value. */
-export class PointerRemap implements Iterable<[ValuePtr, ValuePtr]> {
-  private readonly map = new Map<string, [ValuePtr, ValuePtr]>();
-  /** New pointer → old pointers that map to it (to follow a value moved twice). */
-  private readonly back = new Map<string, string[]>();
-  /** Segments whose live values were copied (now zombies). */
-  readonly compactedSegments: number[] = [];
-  /** Segments that could not be read back checksum-verified: left as they are, nothing of them moved. */
-  readonly skippedSegments: CompactionProblem[] = [];
-  /** Old segments whose deletion failed after the remap was complete: they stay zombies until a snapshot release or the next compact(). */
-  readonly deleteErrors: CompactionProblem[] = [];
-  /** @internal Records a move; a pointer that is itself the target of an earlier move is followed through. */
-  set(oldPtr: ValuePtr, newPtr: ValuePtr): void {
-    const oldKey = ptrKey(oldPtr);
-    const newKey = ptrKey(newPtr);
-    for (const k of this.back.get(oldKey) ?? []) {
-      const e = this.map.get(k);
-      if (e !== undefined) e[1] = newPtr;
-    }
-    const moved = this.back.get(oldKey) ?? [];
-    this.back.delete(oldKey);
-    this.map.set(oldKey, [oldPtr, newPtr]);
-    this.back.set(newKey, [...(this.back.get(newKey) ?? []), ...moved, oldKey]);
-  }
-  get(oldPtr: ValuePtr): ValuePtr | undefined {
-    return this.map.get(ptrKey(oldPtr))?.[1];
-  }
-  get size(): number {
-    return this.map.size;
-  }
-  [Symbol.iterator](): Iterator<[ValuePtr, ValuePtr]> {
-    return this.map.values();
-  }
 }
 
 export interface ValueLogStats {

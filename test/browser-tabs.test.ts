@@ -7,47 +7,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ValuePtr } from '../src/index.js';
 
-type Result<T> = { ok: T; err?: undefined } | { ok?: undefined; err: { code: string; message: string; name: string } };
-interface Page {
-  goto(url: string): Promise<unknown>;
-  close(): Promise<void>;
-  evaluate<T>(fn: (arg: never) => T | Promise<T>, arg?: unknown): Promise<T>;
-  waitForFunction(fn: () => unknown, arg?: unknown, opts?: { timeout?: number }): Promise<unknown>;
-  on(event: string, fn: (x: { text(): string; message?: string }) => void): void;
-}
-interface Browser {
-  newPage(): Promise<Page>;
-  close(): Promise<void>;
-}
-interface ServerModule {
-  startServer(): Promise<{ url: string; close(): Promise<void> }>;
-  launchChromium(): Promise<Browser>;
-}
+import { browser, isOwner, newTab, server, vl, type Page } from './tabs-harness.js';
 
-const { startServer, launchChromium } = (await import(new URL('../../test/browser/server.mjs', import.meta.url).href)) as ServerModule;
-const server = await startServer();
-const browser = await launchChromium(); // one on-disk profile: the pages share an origin's OPFS
 const logName = `tabs-${Date.now().toString(36)}`;
 
-async function newTab(): Promise<Page> {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
-  await page.goto(`${server.url}/test/browser/tabs.html`);
-  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
-  return page;
-}
-
-/** Calls window.vl[method](...args) in the page and unwraps { ok } or throws with the error code. */
-async function vl<T>(page: Page, method: string, ...args: unknown[]): Promise<T> {
-  const r = (await page.evaluate(
-    (([m, a]: [string, unknown[]]) => (window as unknown as { vl: Record<string, (...x: unknown[]) => Promise<unknown>> }).vl[m]!(...a)) as (arg: never) => Promise<unknown>,
-    [method, args],
-  )) as Result<T>;
-  if (r.err !== undefined) throw Object.assign(new Error(`${method}: ${r.err.code}: ${r.err.message}`), { code: r.err.code });
-  return r.ok;
-}
-
-const isOwner = (page: Page): Promise<boolean> => page.evaluate((() => (window as unknown as { vl: { owner(): boolean } }).vl.owner()) as (arg: never) => boolean);
 const values = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${tag}-${i}-${'x'.repeat(i % 97)}`);
 
 let a: Page;

@@ -5,16 +5,18 @@
 // pagehide, or a crash that frees its lock) the next tab in the lock's queue opens the log, recovering
 // any torn tail, and announces itself; calls in flight to the old owner fail with LOCKED (they may or
 // may not have been applied; put is not idempotent, so the caller decides), later calls go to the new one.
-import { ValueLogError } from '../errors.js';
+import { asValueLogError, invalidArgument, ValueLogError } from '../errors.js';
 import type { ValuePtr } from '../format/pointer.js';
+import { remapFromWire, type PointerRemap, type WireRemap } from '../remap.js';
 import type { CompactOptions, PutOptions, ValueLogOptions, ValueLogStats } from '../valuelog.js';
-import type { Call, Reply, TabMessage, WireError } from './protocol.js';
+import type { Call, CompactReply, Reply, TabMessage, WireError } from './protocol.js';
 
 // What a page needs besides the client: the error class and codes it throws (minified, a class name
 // is useless: check `code`), the pointer type and the pointer string form (no codecs needed).
 export { ValueLogError, type ErrorCode } from '../errors.js';
 export { type ValuePtr, ptrToString, ptrFromString, PTR_STRING_LENGTH } from '../format/pointer.js';
 export type { ValueLogOptions, ValueLogStats, PutOptions, CompactOptions } from '../valuelog.js';
+export { PointerRemap, type CompactionProblem } from '../remap.js';
 
 export interface BrowserValueLogOptions extends ValueLogOptions {
   /** OPFS directory of the log (default `valuelog/<name>`). */
@@ -30,6 +32,38 @@ export interface BrowserValueLogOptions extends ValueLogOptions {
   openTimeoutMs?: number;
   /** How long close() waits for the worker to close the log (default 10 s), then stops it and rejects IO. */
   closeTimeoutMs?: number;
+  /**
+   * How long a compaction waits for compact()'s onRemap in the page (default 60 s); after that it is
+   * undone, nothing deleted, and compact() rejects IO. Bounds a tab that died inside onRemap.
+   */
+  remapTimeoutMs?: number;
+}
+
+/**
+ * A pinned view of the segments that existed when it was taken, held in the owner's worker until
+ * release() (or until the owner changes: then reads fail LOCKED or CLOSED). Same shape and errors
+ * as the Node face's Snapshot, except that get() is async.
+ */
+export class BrowserSnapshot {
+  private released = false;
+  /** @internal */
+  constructor(
+    private readonly call: (c: Call) => Promise<unknown>,
+    private readonly id: number,
+  ) {}
+
+  /** The value at `ptr`, as of the snapshot. */
+  get(ptr: ValuePtr): Promise<Uint8Array> {
+    if (this.released) return Promise.reject(invalidArgument('read through a released snapshot'));
+    return this.call({ op: 'snapshotGet', snapshot: this.id, ptr }) as Promise<Uint8Array>;
+  }
+
+  /** Unpins the segments; a second release is INVALID_ARGUMENT. */
+  async release(): Promise<void> {
+    if (this.released) throw invalidArgument('snapshot released twice');
+    this.released = true;
+    await this.call({ op: 'release', snapshot: this.id });
+  }
 }
 
 type Pending = { resolve(v: unknown): void; reject(e: unknown): void };
@@ -136,20 +170,57 @@ export class BrowserValueLog {
     return this.call({ op: 'stats' }) as Promise<ValueLogStats>;
   }
 
-  /** Compacts in the owner; resolves to [old pointer, new pointer] pairs for the caller's index. */
-  compact(opts?: CompactOptions): Promise<Array<[ValuePtr, ValuePtr]>> {
-    return this.call({ op: 'compact', ...(opts ? { opts } : {}) }) as Promise<Array<[ValuePtr, ValuePtr]>>;
+  /** Whether markDead marked the value at `ptr` (as ValueLog.isDead). */
+  isDead(ptr: ValuePtr): Promise<boolean> {
+    return this.call({ op: 'isDead', ptr }) as Promise<boolean>;
+  }
+
+  /**
+   * Every live value with its pointer, in log order (as ValueLog.values()): the owner pins the
+   * segments for the iteration and sends values in batches; leaving the loop early ends it there.
+   */
+  async *values(): AsyncGenerator<{ ptr: ValuePtr; value: Uint8Array }, void, undefined> {
+    const iterator = (await this.call({ op: 'iterate' })) as number;
+    let finished = false;
+    try {
+      while (!finished) {
+        const batch = (await this.call({ op: 'iterateNext', iterator })) as { items: Array<{ ptr: ValuePtr; value: Uint8Array }>; done: boolean };
+        finished = batch.done;
+        yield* batch.items;
+      }
+    } finally {
+      if (!finished) await this.call({ op: 'iterateEnd', iterator }).catch(() => {});
+    }
+  }
+
+  /**
+   * Compacts in the owner and resolves to the same PointerRemap as ValueLog.compact(). `onRemap`
+   * runs in this page while the owner's compaction waits (copies durable, nothing deleted) for at
+   * most `remapTimeoutMs`; if it throws, compact() rejects with that error and nothing is deleted.
+   * `onProgress` is not available here (it would run in the worker): it is INVALID_ARGUMENT.
+   */
+  async compact(opts: CompactOptions = {}): Promise<PointerRemap> {
+    if (opts === null || typeof opts !== 'object') throw invalidArgument(`compact options must be an object, got ${String(opts)}`);
+    const { onRemap, onProgress, ...wire } = opts;
+    if (onProgress !== undefined) throw invalidArgument('compact options.onProgress is not available in the browser (the compaction runs in the worker); poll stats() instead');
+    if (onRemap !== undefined && typeof onRemap !== 'function') throw invalidArgument('compact options.onRemap must be a function');
+    const first = (await this.call({ op: 'compact', opts: wire, holdRemap: onRemap !== undefined })) as CompactReply;
+    const toError = (e: WireError) => fromWire(e);
+    if (!first.held) return remapFromWire(first.remap, toError);
+    try {
+      await onRemap!(remapFromWire(first.remap, toError));
+    } catch (e) {
+      const err = asValueLogError(e, 'IO', 'onRemap failed; the compaction was undone, nothing was deleted');
+      await this.call({ op: 'compactResume', run: first.run, error: { code: err.code, message: err.message } }).catch(() => {});
+      throw err;
+    }
+    return remapFromWire((await this.call({ op: 'compactResume', run: first.run })) as WireRemap, toError);
   }
 
   /** Pins the current segments in the owner until release() (or until the owner changes). */
-  async snapshot(): Promise<{ get(ptr: ValuePtr): Promise<Uint8Array>; release(): Promise<void> }> {
+  async snapshot(): Promise<BrowserSnapshot> {
     const id = (await this.call({ op: 'snapshot' })) as number;
-    return {
-      get: (ptr: ValuePtr) => this.call({ op: 'snapshotGet', snapshot: id, ptr }) as Promise<Uint8Array>,
-      release: async () => {
-        await this.call({ op: 'release', snapshot: id });
-      },
-    };
+    return new BrowserSnapshot((c) => this.call(c), id);
   }
 
   /** Leaves the log: an owner closes it (uncommitted values are lost) and hands the lock on. */
@@ -226,10 +297,10 @@ export class BrowserValueLog {
       this.failAll(this.failure);
       this.stopOwning();
     };
-    const { dir, workerUrl: _w, lockWaitMs, openTimeoutMs: _t, closeTimeoutMs: _c, ...options } = this.options;
+    const { dir, workerUrl: _w, lockWaitMs, openTimeoutMs: _t, closeTimeoutMs: _c, remapTimeoutMs, ...options } = this.options;
     this.mode = 'opening'; // calls made meanwhile queue until the log is open
     try {
-      await this.toWorker({ op: 'open', args: { dir: dir ?? `valuelog/${this.name}`, options, lockWaitMs: lockWaitMs ?? 10_000 } });
+      await this.toWorker({ op: 'open', args: { dir: dir ?? `valuelog/${this.name}`, options, lockWaitMs: lockWaitMs ?? 10_000, remapTimeoutMs: remapTimeoutMs ?? 60_000 } });
     } catch (e) {
       this.stopOwning();
       throw e;

@@ -2,9 +2,11 @@
 // Values read are copied out of the library's slabs and transferred to the page (one copy in all).
 import { init } from '../codec/module.js';
 import { asValueLogError, invalidArgument, ValueLogError } from '../errors.js';
+import type { ValuePtr } from '../format/pointer.js';
 import { OpfsStorage } from '../storage/opfs.js';
-import { ValueLog, type Snapshot } from '../valuelog.js';
-import type { Call, OpenArgs, Reply, Request } from './protocol.js';
+import { remapToWire } from '../remap.js';
+import { ValueLog, type PointerRemap, type Snapshot } from '../valuelog.js';
+import type { Call, CompactReply, OpenArgs, Reply, Request } from './protocol.js';
 
 interface Port {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -14,12 +16,12 @@ interface Port {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Opens the log, retrying while a previous owner's worker still holds its files (LOCKED). */
-async function openLog(args: OpenArgs): Promise<{ storage: OpfsStorage; log: ValueLog }> {
+async function openLog(args: OpenArgs): Promise<{ storage: OpfsStorage; log: ValueLog; remapTimeoutMs: number }> {
   const deadline = Date.now() + args.lockWaitMs;
   for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
     const storage = await OpfsStorage.open(args.dir);
     try {
-      return { storage, log: await ValueLog.open(storage, args.options) };
+      return { storage, log: await ValueLog.open(storage, args.options), remapTimeoutMs: args.remapTimeoutMs };
     } catch (e) {
       storage.close();
       if (!(e instanceof ValueLogError && e.code === 'LOCKED') || Date.now() >= deadline) throw e;
@@ -30,9 +32,15 @@ async function openLog(args: OpenArgs): Promise<{ storage: OpfsStorage; log: Val
 
 /** Serves one log to the page over `port` (the worker's global scope). */
 export function serveValueLog(port: Port): void {
-  let opened: { storage: OpfsStorage; log: ValueLog } | undefined;
+  let opened: { storage: OpfsStorage; log: ValueLog; remapTimeoutMs: number } | undefined;
   const snapshots = new Map<number, Snapshot>();
   let nextSnapshot = 1;
+  /** Compactions waiting for the page's onRemap: run → how to let them go on, and their result. */
+  const held = new Map<number, { resume(error?: ValueLogError): void; done: Promise<PointerRemap> }>();
+  let nextRun = 1;
+  /** Iterations over the live values (values()), by id. */
+  const iterators = new Map<number, AsyncGenerator<{ ptr: ValuePtr; value: Uint8Array }, void, undefined>>();
+  let nextIterator = 1;
 
   const log = (): ValueLog => {
     if (opened === undefined) throw new ValueLogError('CLOSED', 'valuelog: the log is not open in this worker');
@@ -73,8 +81,83 @@ export function serveValueLog(port: Port): void {
       case 'stats':
         return { value: log().stats() };
       case 'compact': {
-        const remap = await log().compact(call.opts);
-        return { value: [...remap] };
+        if (!call.holdRemap) return { value: { held: false, remap: remapToWire(await log().compact(call.opts)) } satisfies CompactReply };
+        // The page's onRemap runs in the page: the compaction waits in its onRemap (copies durable,
+        // nothing deleted) until the page answers with compactResume, or remapTimeoutMs passes.
+        const run = nextRun++;
+        const timeoutMs = opened!.remapTimeoutMs;
+        let first!: (reply: CompactReply) => void;
+        const firstReply = new Promise<CompactReply>((r) => (first = r));
+        const done = log().compact({
+          ...call.opts,
+          onRemap: (remap) =>
+            new Promise<void>((resolve, reject) => {
+              // After the timeout the entry stays (briefly) so that a late compactResume gets the
+              // compaction's real outcome (the IO rejection) rather than "not waiting".
+              let settled = false;
+              const forget = () => setTimeout(() => held.delete(run), 60_000);
+              const timer = setTimeout(() => {
+                settled = true;
+                forget();
+                reject(new ValueLogError('IO', `valuelog: onRemap did not finish within ${timeoutMs} ms; the compaction was undone, nothing was deleted`));
+              }, timeoutMs);
+              held.set(run, {
+                resume: (error) => {
+                  held.delete(run);
+                  if (settled) return;
+                  settled = true;
+                  clearTimeout(timer);
+                  if (error === undefined) resolve();
+                  else reject(error);
+                },
+                done,
+              });
+              first({ held: true, run, remap: remapToWire(remap) });
+            }),
+        });
+        done.catch(() => {}); // a failure after the hand-over is answered to compactResume
+        return { value: await Promise.race([firstReply, done.then((remap): CompactReply => ({ held: false, remap: remapToWire(remap) }))]) };
+      }
+      case 'compactResume': {
+        const h = held.get(call.run);
+        if (h === undefined) throw invalidArgument(`compaction ${call.run} is not waiting for its remap (it timed out, or the log's owner changed)`);
+        h.resume(call.error === undefined ? undefined : new ValueLogError(call.error.code, call.error.message));
+        return { value: remapToWire(await h.done) };
+      }
+      case 'isDead':
+        return { value: log().isDead(call.ptr) };
+      case 'iterate': {
+        const id = nextIterator++;
+        iterators.set(id, log().values());
+        return { value: id };
+      }
+      case 'iterateNext': {
+        const it = iterators.get(call.iterator);
+        if (it === undefined) throw invalidArgument(`iteration ${call.iterator} is not open (ended, or its owner changed)`);
+        // Batches of up to 256 values or 1 MiB, whichever comes first, to amortise the round trip.
+        const items: Array<{ ptr: ValuePtr; value: Uint8Array }> = [];
+        const transfer: Transferable[] = [];
+        let bytes = 0;
+        let finished = false;
+        while (items.length < 256 && bytes < 1 << 20) {
+          const next = await it.next();
+          if (next.done) {
+            finished = true;
+            iterators.delete(call.iterator);
+            break;
+          }
+          const { value, transfer: t } = own(next.value.value);
+          items.push({ ptr: next.value.ptr, value });
+          transfer.push(...t);
+          bytes += value.byteLength;
+        }
+        return { value: { items, done: finished }, transfer };
+      }
+      case 'iterateEnd': {
+        const it = iterators.get(call.iterator);
+        iterators.delete(call.iterator);
+        await it?.return(undefined);
+        return { value: undefined };
       }
       case 'snapshot': {
         const id = nextSnapshot++;
@@ -92,6 +175,10 @@ export function serveValueLog(port: Port): void {
       case 'close': {
         const o = opened;
         opened = undefined;
+        // A compaction waiting for a page's onRemap is undone (close() waits for compactions).
+        for (const h of [...held.values()]) h.resume(new ValueLogError('CLOSED', 'valuelog: the log was closed while a compaction waited for onRemap; it was undone'));
+        for (const it of iterators.values()) await it.return(undefined).catch(() => {});
+        iterators.clear();
         for (const s of snapshots.values()) await s.release().catch(() => {});
         snapshots.clear();
         if (o !== undefined) {

@@ -2,7 +2,8 @@
 // of one origin over a BroadcastChannel. Everything in them survives structured cloning.
 import type { ErrorCode } from '../errors.js';
 import type { ValuePtr } from '../format/pointer.js';
-import type { CompactOptions, PutOptions, ValueLogOptions } from '../valuelog.js';
+import type { PutOptions, ValueLogOptions } from '../valuelog.js';
+import type { WireRemap } from '../remap.js';
 
 export interface OpenArgs {
   /** OPFS directory of the log, below the origin's root. */
@@ -10,7 +11,21 @@ export interface OpenArgs {
   options: ValueLogOptions;
   /** How long to retry files still held by a previous owner (a reload racing the old worker). */
   lockWaitMs: number;
+  /** How long a compaction waits for the page's onRemap (then it is undone, nothing deleted). */
+  remapTimeoutMs: number;
 }
+
+/** compact() options that cross to the worker (the functions stay in the page). */
+export interface WireCompactOptions {
+  minGarbageRatio?: number;
+  maxBytes?: number;
+}
+
+/**
+ * The first answer to a compact call. held: the worker's compaction waits, copies durable and
+ * nothing deleted, until a compactResume call for `run` (the page ran onRemap) or its timeout.
+ */
+export type CompactReply = { held: true; run: number; remap: WireRemap } | { held: false; remap: WireRemap };
 
 /** One call on the log: the operation and its arguments. */
 export type Call =
@@ -21,7 +36,12 @@ export type Call =
   | { op: 'commit' }
   | { op: 'markDead'; ptrs: ValuePtr | ValuePtr[] }
   | { op: 'stats' }
-  | { op: 'compact'; opts?: CompactOptions }
+  | { op: 'compact'; opts: WireCompactOptions; holdRemap: boolean }
+  | { op: 'compactResume'; run: number; error?: WireError }
+  | { op: 'isDead'; ptr: ValuePtr }
+  | { op: 'iterate' }
+  | { op: 'iterateNext'; iterator: number }
+  | { op: 'iterateEnd'; iterator: number }
   | { op: 'snapshot' }
   | { op: 'snapshotGet'; snapshot: number; ptr: ValuePtr }
   | { op: 'release'; snapshot: number }
