@@ -117,6 +117,10 @@ export class Reader implements Iterable<ReaderEntry> {
     this.file.close();
   }
 
+  /**
+   * The segment's values in log order. A torn or damaged record throws (UNEXPECTED_EOF, CORRUPT);
+   * `offset` then says where the valid prefix ends.
+   */
   [Symbol.iterator](): Iterator<ReaderEntry> {
     return { next: () => {
       const e = this.next();

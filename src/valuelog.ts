@@ -231,6 +231,7 @@ export class PointerRemap implements Iterable<[ValuePtr, ValuePtr]> {
   get size(): number {
     return this.map.size;
   }
+  /** Every [old pointer, new pointer] pair. */
   [Symbol.iterator](): Iterator<[ValuePtr, ValuePtr]> {
     return this.map.values();
   }

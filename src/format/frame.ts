@@ -128,8 +128,11 @@ export function checkBodySize(bodyLength: number): void {
 
 /** A frame as decided: header fields, the records' RIDs and values, and the stored payload if compressed. */
 export interface FrameContent {
+  /** Frame header flags (FRAME_FLAG_COMPRESSED when the stored payload is compressed). */
   flags: number;
+  /** Codec of a compressed frame without a dictionary (0 plain zstd, 1 Snappy, 2 LZ4); 0 otherwise. */
   reserved: number;
+  /** zstd dictionary id (0: none). */
   dictId: bigint;
   rids: readonly (bigint | number)[];
   values: readonly Uint8Array[];
