@@ -327,9 +327,9 @@ export interface EncodeFrameOptions {
 }
 
 /**
- * The Go package's EncodeFrameWithOptions: compresses with zstd only when a dictionary is given and keeps the
- * result only if strictly smaller than the raw payload. The dictionary id is stored even when the
- * frame stays raw.
+ * The Go package's EncodeFrameWithOptions: compresses with zstd only when a dictionary is given
+ * and keeps the result only if strictly smaller than the raw payload. The dictionary id is stored
+ * even when the frame stays raw.
  */
 export function encodeFrame(
   dictId: bigint | number,
