@@ -1,13 +1,15 @@
-// Clocks and simulated I/O for deterministic tests and benchmarks (reference-behaviour.md §8).
+// Clocks and simulated I/O for deterministic tests and benchmarks (docs/DESIGN.md, "Compression policy").
 import { invalidArgument } from './errors.js';
 
 /** Nanosecond clock. */
 export interface Clock {
+  /** Current time in nanoseconds. */
   now(): bigint;
 }
 
 /** A clock that can be moved forward by a cost model or a simulated device. */
 export interface AdvanceableClock extends Clock {
+  /** Moves the clock forward by `ns` nanoseconds (a negative step moves it back). */
   advance(ns: bigint | number): void;
 }
 
@@ -23,6 +25,7 @@ function toNs(ns: bigint | number): bigint {
 
 /** Wall-clock time in nanoseconds since the epoch, from the runtime's high-resolution timer. */
 export class RealClock implements Clock {
+  /** Wall-clock time in nanoseconds since the Unix epoch. */
   now(): bigint {
     return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
   }
@@ -34,9 +37,11 @@ export class VirtualClock implements AdvanceableClock {
   constructor(startNs: bigint | number = 0n) {
     this.t = toNs(startNs);
   }
+  /** The clock's current time in nanoseconds. */
   now(): bigint {
     return this.t;
   }
+  /** Moves the clock by `ns` nanoseconds (negative moves it back). */
   advance(ns: bigint | number): void {
     this.t += toNs(ns);
   }
@@ -44,9 +49,13 @@ export class VirtualClock implements AdvanceableClock {
 
 /** Writes nowhere; charges simulated time per byte and per sync/flush to an advanceable clock. */
 export class VirtualSink {
+  /** The clock write/sync/flush charge their simulated time to (undefined: no time passes). */
   clock: AdvanceableClock | undefined;
+  /** Simulated nanoseconds per written byte. */
   nsPerByte: number;
+  /** Simulated nanoseconds per sync(). */
   syncPenaltyNs: number;
+  /** Simulated nanoseconds per flush(). */
   flushPenaltyNs: number;
   /** Total bytes accepted by write(). */
   bytesWritten = 0;
@@ -58,16 +67,19 @@ export class VirtualSink {
     this.flushPenaltyNs = opts.flushPenaltyNs ?? 0;
   }
 
+  /** Accepts all of `p` (discarding it), charging `p.length * nsPerByte` to the clock; returns `p.length`. */
   write(p: Uint8Array): number {
     if (this.clock && this.nsPerByte > 0) this.clock.advance(p.length * this.nsPerByte);
     this.bytesWritten += p.length;
     return p.length;
   }
 
+  /** Charges `syncPenaltyNs` to the clock. */
   sync(): void {
     if (this.clock && this.syncPenaltyNs > 0) this.clock.advance(this.syncPenaltyNs);
   }
 
+  /** Charges `flushPenaltyNs` to the clock. */
   flush(): void {
     if (this.clock && this.flushPenaltyNs > 0) this.clock.advance(this.flushPenaltyNs);
   }
@@ -75,6 +87,7 @@ export class VirtualSink {
 
 /** Replaces measured encode time for sampled frames (and advances an advanceable clock by it). */
 export interface EncodeCostModel {
+  /** Simulated encode time in nanoseconds of a frame of `records` values totalling `rawPayloadBytes`. */
   encodeNs(rawPayloadBytes: number, records: number): number;
 }
 

@@ -38,21 +38,29 @@ import type { DictLookup } from './format/frame.js';
 import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend } from './storage/types.js';
 
+/** One sound dictionary of the store, as DictionaryStore.info() lists it. */
 export interface DictionaryInfo {
+  /** The dictionary id (1..2^32-1), the one in its file name, its file header and its frames. */
   id: bigint;
+  /** Its file name, `dict-<id, 10 digits>.zdict`. */
   file: string;
   /** Size of the dictionary (without the file header). */
   bytes: number;
+  /** New frames are compressed with it. */
   current: boolean;
   /** Frames and values written compressed with it since the store was opened. */
   frames: number;
+  /** Values in those frames. */
   values: number;
 }
 
+/** A dictionary-store file that failed its checks: kept on disk (its id stays taken) and never used. */
 export interface DamagedDictionary {
+  /** The file's name. */
   file: string;
   /** The id in the file name (undefined for the high-water file). */
   id: bigint | undefined;
+  /** What is wrong with it (torn, bad CRC, id mismatch, ...). */
   reason: string;
 }
 
@@ -70,6 +78,11 @@ export interface StoreTrainOptions {
   level?: number;
 }
 
+/**
+ * The zstd dictionaries of a log, stored as `dict-<id>.zdict` files beside its segments, with the
+ * high-water file that keeps ids from being reused (docs/FORMAT.md, "Dictionary store"). Loads every
+ * sound dictionary on open; never deletes a dictionary file.
+ */
 export class DictionaryStore {
   private readonly dicts = new Map<bigint, Entry>();
   private readonly broken = new Map<string, DamagedDictionary>();
@@ -135,6 +148,7 @@ export class DictionaryStore {
     return undefined;
   };
 
+  /** The bytes of sound dictionary `id`, or undefined when the store has none by that id. */
   get(id: bigint): Uint8Array | undefined {
     return this.dicts.get(id)?.bytes;
   }
@@ -144,6 +158,10 @@ export class DictionaryStore {
     return this.currentId === undefined ? undefined : { id: this.currentId, bytes: this.dicts.get(this.currentId)!.bytes };
   }
 
+  /**
+   * Makes `id` the dictionary new frames are compressed with; MISSING_DICT when the store has no sound
+   * dictionary `id`.
+   */
   setCurrent(id: bigint): void {
     if (!this.dicts.has(id)) throw new ValueLogError('MISSING_DICT', `valuelog: no dictionary ${id} in the store`);
     this.currentId = id;
@@ -164,12 +182,14 @@ export class DictionaryStore {
     e.values += values;
   }
 
+  /** Every sound dictionary, by ascending id. */
   info(): DictionaryInfo[] {
     return [...this.dicts.values()]
       .sort((a, b) => (a.id < b.id ? -1 : 1))
       .map((e) => ({ id: e.id, file: dictFileName(e.id), bytes: e.bytes.length, current: e.id === this.currentId, frames: e.frames, values: e.values }));
   }
 
+  /** The files that failed their checks (copies). */
   damaged(): DamagedDictionary[] {
     return [...this.broken.values()].map((d) => ({ ...d }));
   }

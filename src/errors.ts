@@ -15,7 +15,12 @@ export type ErrorCode =
   | 'NOT_INITIALIZED'
   | 'IO';
 
+/**
+ * The one error type the library throws: `code` says what failed, the message says where. Check `code`,
+ * not the class name (minified code loses it).
+ */
 export class ValueLogError extends Error {
+  /** What failed (see ErrorCode). */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message.startsWith('valuelog') ? message : `valuelog: ${message}`, options);
@@ -24,7 +29,9 @@ export class ValueLogError extends Error {
   }
 }
 
+/** A frame names a block codec this implementation does not know (code UNSUPPORTED_BLOCK_CODEC). */
 export class UnsupportedBlockCodecError extends ValueLogError {
+  /** The codec id found in the frame header's reserved field. */
   readonly codecId: number;
   constructor(codecId: number) {
     super('UNSUPPORTED_BLOCK_CODEC', `valuelog: unsupported block codec id ${codecId}`);

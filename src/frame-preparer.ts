@@ -1,4 +1,4 @@
-// FramePreparer (reference-behaviour.md §6.5-§6.9): turns records into frame bodies, deciding per
+// FramePreparer (docs/DESIGN.md, "Compression policy"): turns records into frame bodies, deciding per
 // frame whether to compress (dictionary zstd or a block codec), whether to keep the result, and how
 // long to back off after fruitless attempts. The Writer uses one internally, so this is the one
 // place where those decisions are made.
@@ -21,7 +21,9 @@ import {
 import { DEFAULT_KEEP_SAFETY_MARGIN, FRAME_FLAG_COMPRESSED } from './limits.js';
 import { dictSkipFramesAggressive, shouldKeepCompressed, shouldSkipCompression } from './policy.js';
 
+/** What preparing one frame did: sizes, whether an encode ran and was kept, and its sampled time. */
 export interface FrameStats {
+  /** Values in the frame. */
   records: number;
   /** Sum of the values' lengths. */
   rawPayloadBytes: number;
@@ -35,16 +37,23 @@ export interface FrameStats {
   encodeNs: number;
 }
 
+/** A frame body ready to be wrapped in a record, and what preparing it did. */
 export interface PreparedFrame {
+  /** The frame body (header, RIDs, offsets, stored payload). */
   body: Uint8Array;
+  /** What preparing it did. */
   stats: FrameStats;
 }
 
 /** A frame decided but not yet laid out: header fields, values, and the kept compressed payload. */
 export interface FrameParts extends FrameContent {
+  /** The values' record ids. */
   rids: bigint[];
+  /** The raw values (stored as they are unless a compressed payload was kept). */
   values: Uint8Array[];
+  /** Length of the body once laid out. */
   bodyLength: number;
+  /** What preparing it did. */
   stats: FrameStats;
 }
 
@@ -56,6 +65,11 @@ export function rawFrameStats(records: number, rawLength: number): FrameStats {
 const NO_BENEFIT_MAX = 255;
 const SKIP_REMAIN_MAX = 0xffff;
 
+/**
+ * Turns records into frame bodies and makes every compression decision: which codec, whether the
+ * compressed result is kept (the keep rule), and how long to back off after frames that did not
+ * benefit.
+ */
 export class FramePreparer {
   private level = normalizeZstdLevel(undefined);
   private entropy = false;
@@ -91,6 +105,7 @@ export class FramePreparer {
     this.blockEnabled = Boolean(enabled);
   }
 
+  /** Clock used to time sampled encodes (undefined or null: the real clock). */
   setClock(clock: Clock | undefined | null): void {
     this.clock = clock ?? new RealClock();
   }
@@ -101,10 +116,15 @@ export class FramePreparer {
     this.sampleStride = n;
   }
 
+  /** Replaces measured encode times with a model (undefined or null: measure). */
   setEncodeCostModel(model: EncodeCostModel | undefined | null): void {
     this.costModel = model ?? undefined;
   }
 
+  /**
+   * The keep rule's costs: a compressed frame is kept only when the I/O it saves (ns per stored byte)
+   * outweighs its encode time (ns per raw byte) by the safety margin (negative counts as 0).
+   */
   setKeepPolicy(ioNsPerStoredByte: number, encodeNsPerRawByte: number, safetyMargin: number): void {
     for (const [name, v] of [['ioNsPerStoredByte', ioNsPerStoredByte], ['encodeNsPerRawByte', encodeNsPerRawByte], ['safetyMargin', safetyMargin]] as const) {
       if (typeof v !== 'number' || Number.isNaN(v)) throw invalidArgument(`keep policy ${name} must be a number`);
@@ -114,6 +134,7 @@ export class FramePreparer {
     this.safetyMargin = safetyMargin < 0 ? 0 : safetyMargin;
   }
 
+  /** Forgets the backoff state (frames without benefit, frames left to skip). */
   resetCompressionHints(): void {
     this.noBenefit = 0;
     this.skipRemain = 0;

@@ -14,8 +14,10 @@ import type { RecordValues } from './reader.js';
 import type { StorageBackend } from './storage/types.js';
 import { invalidArgument, ValueLogError } from './errors.js';
 
+/** Size of one dead-value sidecar entry: the 16-byte pointer, the value's byte share (u32) and a CRC-32C of both. */
 export const DEAD_ENTRY_SIZE = 24;
 
+/** Name of the dead-value sidecar of a segment: its name with `.log` replaced by `.dead`. */
 export function sidecarName(fileId: number): string {
   return segmentFileName(fileId).replace(/\.log$/, '.dead');
 }

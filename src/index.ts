@@ -1,5 +1,5 @@
 // valuelog: a WiscKey-style value log for every JavaScript runtime, byte-compatible with the Go
-// valuelog v0.3.0 on-disk format. See README.md and shared/spec/API.md for the public shapes.
+// valuelog v0.3.0 on-disk format. See README.md, docs/DESIGN.md and the API reference (npm run docs).
 export { ValueLogError, UnsupportedBlockCodecError, type ErrorCode } from './errors.js';
 export {
   VERSION,

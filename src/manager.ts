@@ -1,4 +1,4 @@
-// Manager and ValueSet (reference-behaviour.md §4): tracks the segments of a directory, hands out
+// Manager and ValueSet (docs/DESIGN.md, "Segment lifetime"): tracks the segments of a directory, hands out
 // reference-counted snapshot sets, and deletes a zombie segment exactly when the last set holding it
 // is released. In place of mmap, a bounded cache of decoded frames serves repeated reads of a frame.
 import { copyBytes } from './alloc.js';
@@ -14,10 +14,13 @@ import type { StorageBackend, StorageFile } from './storage/types.js';
 
 /** One tracked segment file. */
 export interface SegmentInfo {
+  /** The segment's file id. */
   readonly id: number;
+  /** The segment's file name. */
   readonly name: string;
   /** Number of live sets that contain this segment. */
   readonly refCount: number;
+  /** Removed from the current set (compacted away); deleted once no set holds it. */
   readonly zombie: boolean;
   /** Current file size in bytes (0 once closed). */
   readonly bytes: number;
@@ -131,6 +134,7 @@ export class ValueSet {
     return this.segments;
   }
 
+  /** Holders of this set (acquire adds one, release removes one). */
   get refCount(): number {
     return this.count;
   }
@@ -167,6 +171,10 @@ function copyInto(value: Uint8Array, dst: Uint8Array): Uint8Array {
   return dst.subarray(0, value.length);
 }
 
+/**
+ * Tracks the segments of a directory and hands out ValueSets: pinned views that keep their segments
+ * from being deleted while they are held. Reads by pointer go through it or a set.
+ */
 export class Manager {
   private readonly segments = new Map<number, Segment>();
   private disableChecksum = false;
@@ -234,6 +242,7 @@ export class Manager {
     return new ValueSet(this, members, !this.disableChecksum);
   }
 
+  /** Adds a holder to a set: it stays pinned until released once more. */
   acquire(set: ValueSet): void {
     if (!(set instanceof ValueSet)) throw invalidArgument('acquire expects a ValueSet');
     if (set.released) throw invalidArgument('acquire of a released ValueSet');
@@ -341,10 +350,12 @@ export class Manager {
     return r.shared ? copyBytes(r.value) : r.value;
   }
 
+  /** The value, in `dst` when it fits (a view of dst), otherwise in a new array. */
   readInto(ptr: ValuePtr, dst: Uint8Array): Uint8Array {
     return copyInto(this.readFrom(this.segmentFor(ptr), ptr, !this.disableChecksum).value, dst);
   }
 
+  /** A view that may alias an internal cache: do not mutate or keep it. */
   readUnsafe(ptr: ValuePtr): Uint8Array {
     return this.readFrom(this.segmentFor(ptr), ptr, !this.disableChecksum).value;
   }
@@ -365,6 +376,10 @@ export class Manager {
     return s;
   }
 
+  /**
+   * How compressed frames find their dictionaries by id (undefined: frames that need one fail with
+   * MISSING_DICT).
+   */
   setDictLookup(fn: DictLookup | undefined): void {
     this.dictLookup = fn;
   }
@@ -379,6 +394,7 @@ export class Manager {
     this.disableChecksum = Boolean(disable);
   }
 
+  /** Hit, miss and size counts of the template definition cache. */
   templateDefCacheStats(): { hits: number; misses: number; entries: number; capacity: number } {
     return this.template?.cache?.stats() ?? { hits: 0, misses: 0, entries: 0, capacity: 0 };
   }

@@ -1,4 +1,4 @@
-// Compression policy (reference-behaviour.md §6.5-§6.8, §7): the keep rule, backoff lengths, block
+// Compression policy (docs/DESIGN.md, "Compression policy"): the keep rule, backoff lengths, block
 // grouping, autotune options and the synthetic workloads used to exercise them.
 import { invalidArgument } from './errors.js';
 import { MAX_FRAME_K } from './limits.js';
@@ -57,6 +57,10 @@ export const DEFAULT_BLOCK_TARGET_COMPRESSED_BYTES = 4096;
 const MIN_BLOCK_TARGET = 256;
 const MAX_BLOCK_TARGET = 1024 * 1024;
 
+/**
+ * Clamps a block group's target compressed size to 256 B..1 MiB; 0, negative or NaN gives the default 4
+ * KiB.
+ */
 export function normalizeBlockTargetCompressedBytes(v: number): number {
   if (!(v > 0)) return DEFAULT_BLOCK_TARGET_COMPRESSED_BYTES;
   if (v < MIN_BLOCK_TARGET) return MIN_BLOCK_TARGET;
@@ -131,27 +135,48 @@ export class AutoCodecChooser {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Autotune options (§7.1-§7.2)
+// Autotune options (the Go package's, docs/DESIGN.md "Compression policy")
 
+/** How hard autotuning searches (the Go package's modes). */
 export enum AutotuneMode {
+  /** Not set: normalizeAutotuneOptions picks Medium when the value log is on, Off otherwise. */
   Unset = 0,
+  /** No autotuning. */
   Off = 1,
+  /** The smaller candidate grid. */
   Medium = 2,
+  /** The larger candidate grid and sample budget. */
   Aggressive = 3,
 }
 
+/**
+ * Autotune options as in the Go package; 0 or an empty list means "the mode's default" (see
+ * normalizeAutotuneOptions).
+ */
 export interface AutotuneOptions {
+  /** The mode. */
   mode: AutotuneMode;
+  /** Candidate frame sizes K (values per frame). */
   candidateK: number[];
+  /** Candidate history sizes in bytes. */
   candidateHistoryBytes: number[];
+  /** Candidate dictionary sizes in bytes. */
   candidateDictBytes: number[];
+  /** Smallest relative gain that makes autotuning switch candidates. */
   minGainToSwitch: number;
+  /** Frames to stay with a candidate before switching again. */
   minDwellFrames: number;
+  /** Sample one value in this many. */
   sampleStride: number;
+  /** Most sample bytes kept. */
   maxSampleBytes: number;
+  /** Share of CPU time training may use. */
   trainCpuFraction: number;
+  /** Bytes written while probing candidates. */
   probeBytes: number;
+  /** Bytes written between probes. */
   pauseBytes: number;
+  /** Values smaller than this are not autotuned (0: no floor). */
   disableBelowValueBytes: number;
 }
 
@@ -212,7 +237,7 @@ export function normalizeAutotuneOptions(opts: Partial<AutotuneOptions> | undefi
 }
 
 // ---------------------------------------------------------------------------------------------
-// Workloads (§7.3)
+// Workloads (value generators shared with the Go package's benchmarks)
 
 /**
  * Seeded generator (sfc32 with a splitmix32-expanded seed). Deterministic for a seed in every
@@ -240,6 +265,7 @@ export class SeededRandom {
     for (let i = 0; i < 12; i++) this.uint32();
   }
 
+  /** The next 32-bit unsigned value. */
   uint32(): number {
     const t = (((this.a + this.b) | 0) + this.d) | 0;
     this.d = (this.d + 1) | 0;
@@ -260,6 +286,7 @@ export class SeededRandom {
     }
   }
 
+  /** Fills `dst` with random bytes (each 32-bit draw little-endian). */
   fill(dst: Uint8Array): void {
     let i = 0;
     for (; i + 4 <= dst.length; i += 4) {
@@ -276,8 +303,11 @@ export class SeededRandom {
   }
 }
 
+/** A named generator of benchmark values, shared with the Go package's workloads. */
 export interface AutotuneWorkload {
+  /** The workload's name. */
   name: string;
+  /** One value of `size` bytes drawn from `rng`. */
   make(rng: SeededRandom, size: number): Uint8Array;
 }
 
@@ -339,10 +369,12 @@ const WORKLOADS: readonly AutotuneWorkload[] = [
   },
 ];
 
+/** Every built-in workload (a copy of the list). */
 export function autotuneWorkloads(): AutotuneWorkload[] {
   return [...WORKLOADS];
 }
 
+/** The built-in workload named `name`, if any. */
 export function lookupAutotuneWorkload(name: string): AutotuneWorkload | undefined {
   return WORKLOADS.find((w) => w.name === name);
 }

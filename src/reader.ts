@@ -1,5 +1,5 @@
-// Reading values back: the sequential scan (Reader, reference-behaviour.md §5) and the read of one
-// value by pointer (§4.3), which Manager and ValueSet share. Both return values the caller owns.
+// Reading values back: the sequential scan (Reader) and the read of one value by pointer
+// (docs/DESIGN.md, "Reading"), which Manager and ValueSet share. Both return values the caller owns.
 import { allocBytes, copyBytes } from './alloc.js';
 import { crc32c } from './codec/codecs.js';
 import { corrupt, invalidArgument, ValueLogError } from './errors.js';
@@ -12,10 +12,13 @@ import { FRAME_FLAG_COMPRESSED, FRAME_HEADER_SIZE, HEADER_SIZE } from './limits.
 import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
 
+/** One value of a segment scan. */
 export interface ReaderEntry {
+  /** The value's record id. */
   rid: bigint;
   /** The value; undefined only when value decoding is disabled. */
   value: Uint8Array | undefined;
+  /** The value's pointer, as the writer returned it. */
   ptr: ValuePtr;
 }
 
@@ -42,6 +45,7 @@ function eof(what: string): ValueLogError {
   return new ValueLogError('UNEXPECTED_EOF', `valuelog: unexpected end of file (${what})`);
 }
 
+/** Options of Reader.open. */
 export interface ReaderOptions {
   /** Read-ahead size in bytes (default 1 MiB). */
   bufferSize?: number;
@@ -64,12 +68,14 @@ export class Reader implements Iterable<ReaderEntry> {
 
   private constructor(
     private readonly file: StorageFile,
+    /** The segment's file id. */
     readonly fileId: number,
     bufferSize: number,
   ) {
     this.buf = new Uint8Array(bufferSize);
   }
 
+  /** Opens segment `fileId` read-only for a scan from its start; NOT_FOUND when it does not exist. */
   static async open(storage: StorageBackend, fileId: number, opts: ReaderOptions = {}): Promise<Reader> {
     const id = checkFileId(fileId);
     const size = opts.bufferSize ?? 1 << 20;
@@ -83,6 +89,7 @@ export class Reader implements Iterable<ReaderEntry> {
     return this.pos;
   }
 
+  /** Skips CRC checks (for inspecting damaged segments; values may then be wrong). */
   disableChecksum(): void {
     this.verify = false;
   }
@@ -94,6 +101,7 @@ export class Reader implements Iterable<ReaderEntry> {
   validateDicts(): void {
     this.checkDicts = true;
   }
+  /** How compressed frames find their dictionaries by id. */
   setDictLookup(fn: DictLookup | undefined): void {
     this.dictLookup = fn;
   }
@@ -102,12 +110,17 @@ export class Reader implements Iterable<ReaderEntry> {
     this.template = makeTemplateContext(fn, opts);
   }
 
+  /** Closes the segment file; closing twice is a no-op. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.file.close();
   }
 
+  /**
+   * The segment's values in log order. A torn or damaged record throws (UNEXPECTED_EOF, CORRUPT);
+   * `offset` then says where the valid prefix ends.
+   */
   [Symbol.iterator](): Iterator<ReaderEntry> {
     return { next: () => {
       const e = this.next();
@@ -182,7 +195,7 @@ export class Reader implements Iterable<ReaderEntry> {
 }
 
 // -----------------------------------------------------------------------------------------------
-// Reading one value by pointer (§4.3)
+// Reading one value by pointer
 
 export interface PointerReadContext {
   verify: boolean;

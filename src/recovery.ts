@@ -14,7 +14,9 @@ import type { StorageBackend, StorageFile } from './storage/types.js';
 
 /** What recovery did (or, read-only, would do) to the tail of one segment. */
 export interface SegmentRecovery {
+  /** The segment's file name. */
   segment: string;
+  /** The segment's file id. */
   fileId: number;
   /** End of the valid prefix: where the segment was (or would be) truncated. */
   validBytes: number;

@@ -6,8 +6,11 @@ import { ptrKey, type ValuePtr } from './format/pointer.js';
 
 /** A segment compaction left as it was, and why. */
 export interface CompactionProblem {
+  /** The segment's file id. */
   fileId: number;
+  /** The segment's file name. */
   segment: string;
+  /** Why it was left (CORRUPT, IO, ...). */
   error: ValueLogError;
 }
 
@@ -35,12 +38,15 @@ export class PointerRemap implements Iterable<[ValuePtr, ValuePtr]> {
     this.map.set(oldKey, [oldPtr, newPtr]);
     this.back.set(newKey, [...(this.back.get(newKey) ?? []), ...moved, oldKey]);
   }
+  /** The new pointer of a value that was at `oldPtr`, or undefined when it did not move. */
   get(oldPtr: ValuePtr): ValuePtr | undefined {
     return this.map.get(ptrKey(oldPtr))?.[1];
   }
+  /** Number of pointers that moved. */
   get size(): number {
     return this.map.size;
   }
+  /** Every [old pointer, new pointer] pair. */
   [Symbol.iterator](): Iterator<[ValuePtr, ValuePtr]> {
     return this.map.values();
   }

@@ -23,6 +23,10 @@ import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile, StorageLock } from './storage/types.js';
 import { DEFAULT_WRITER_BUFFER, stoppedError, Writer } from './writer.js';
 
+/**
+ * How ValueLog compresses frames: 'none', a block codec, zstd with the store's dictionary, or a choice
+ * per frame ('auto'; see README).
+ */
 export type Compression = 'none' | 'snappy' | 'lz4' | 'zstd-dict' | 'auto';
 
 /** How 'zstd-dict' and 'auto' train and use dictionaries. */
@@ -36,11 +40,13 @@ export interface DictionaryOptions {
    * 256 KiB; retried after as many bytes again if training fails). 0: only trainDictionary() trains.
    */
   trainAfterBytes?: number;
-  /** zstd level of dictionary frames (default 3) and whether literals are entropy-coded (default true). */
+  /** zstd level of dictionary frames (default 3). */
   level?: number;
+  /** Whether dictionary frames entropy-code their literals (default true). */
   entropy?: boolean;
 }
 
+/** Options of ValueLog.trainDictionary. */
 export interface DictionaryTrainOptions {
   /** Samples to train from (default: the recent values the log has sampled). At least 8. */
   samples?: Uint8Array[];
@@ -51,11 +57,15 @@ export interface DictionaryTrainOptions {
 /** How frames were stored since open: raw ('none') or compressed with a codec. */
 export type FrameCodec = 'none' | 'snappy' | 'lz4' | 'zstd-dict';
 
+/** What compression did since open, in stats(). */
 export interface CompressionStats {
-  /** Value bytes put into frames and the payload bytes stored for them. */
+  /** Value bytes put into frames. */
   rawBytes: number;
+  /** Payload bytes stored for them (compressed or raw). */
   storedBytes: number;
+  /** Frames written, by how they were stored. */
   frames: Record<FrameCodec, number>;
+  /** Values written, by how their frame was stored. */
   values: Record<FrameCodec, number>;
   /** 'auto' only: the observed stored/raw ratios it chooses by (undefined until observed). */
   autoRatios: { lz4: number | undefined; zstdDict: number | undefined } | undefined;
@@ -79,8 +89,9 @@ export interface DictionaryStats {
   dictionaries: DictionaryStatsEntry[];
   /** Files that failed their checks: never used; frames that need them fail with CORRUPT. */
   damaged: DamagedDictionaryStats[];
-  /** Dictionaries trained since open: automatically by policy and on request. */
+  /** Dictionaries trained automatically (by policy) since open. */
   trainedByPolicy: number;
+  /** Dictionaries trained by trainDictionary() since open. */
   trainedOnRequest: number;
   /** A policy training is running in the background. */
   training: boolean;
@@ -90,6 +101,7 @@ export interface DictionaryStats {
   sampleBytes: number;
 }
 
+/** Options of ValueLog.open; unknown names and wrong types are INVALID_ARGUMENT. */
 export interface ValueLogOptions {
   /** Rotate a lane to a new segment once its active one reaches this many bytes (default 64 MiB). */
   segmentSize?: number;
@@ -101,6 +113,7 @@ export interface ValueLogOptions {
    * or zstd-dict; see README). Reading never depends on this: any frame the store can decode reads.
    */
   compression?: Compression;
+  /** How 'zstd-dict' and 'auto' train and use dictionaries. */
   dictionary?: DictionaryOptions;
   /** Open despite damage followed by valid records, truncating the segment at the damage. */
   salvage?: boolean;
@@ -125,24 +138,35 @@ export interface ValueLogOptions {
   rawFrameBytes?: number;
 }
 
+/** Options of put and putMany. */
 export interface PutOptions {
+  /** Lane to append to (0..lanes-1, default 0). */
   lane?: number;
 }
 
+/** One segment in stats(). */
 export interface SegmentStats {
+  /** The segment's file name. */
   name: string;
+  /** Its file id (as in pointers). */
   fileId: number;
+  /** Its lane. */
   lane: number;
+  /** Its sequence number in the lane. */
   seq: number;
+  /** Its size in bytes, including appended bytes not yet flushed. */
   bytes: number;
+  /** It is a lane's active segment (appended to; never compacted). */
   active: boolean;
   /** Snapshots holding this segment. */
   pins: number;
   /** Bytes of values marked dead (each value's share of its record), and what that leaves live. */
   deadBytes: number;
+  /** bytes - deadBytes. */
   liveBytes: number;
   /** deadBytes / bytes (0 for an empty segment). */
   garbageRatio: number;
+  /** Values marked dead. */
   deadValues: number;
   /** Compacted away; deleted when the last snapshot holding it is released. */
   zombie: boolean;
@@ -150,6 +174,7 @@ export interface SegmentStats {
 
 export { PointerRemap, type CompactionProblem, type WireRemap } from './remap.js';
 
+/** Options of ValueLog.compact. */
 export interface CompactOptions {
   /** Compact sealed segments whose garbage ratio is at least this (default 0.5). */
   minGarbageRatio?: number;
@@ -167,17 +192,25 @@ export interface CompactOptions {
   onRemap?: (remap: PointerRemap) => void | Promise<void>;
 }
 
+/** What ValueLog.stats() returns: plain JSON (no bigint). */
 export interface ValueLogStats {
+  /** Every tracked segment, in id order. */
   segments: SegmentStats[];
+  /** Sum of the segments' bytes. */
   totalBytes: number;
+  /** Sum of the segments' dead bytes. */
   deadBytes: number;
   /** What open() did to torn tails (empty when every segment was clean). */
   recovered: RecoveryStats[];
+  /** Values put since open. */
   puts: number;
+  /** commit() calls since open. */
   commits: number;
   /** Durable syncs actually issued: fewer than commits when concurrent commits were grouped. */
   syncs: number;
+  /** What compression did since open. */
   compression: CompressionStats;
+  /** The dictionary store and training. */
   dictionaries: DictionaryStats;
   /** Opened with { readOnly: true }. */
   readOnly: boolean;
@@ -234,12 +267,20 @@ export class Snapshot {
     private readonly set: ValueSet,
   ) {}
 
+  /**
+   * A copy of the value the pointer names; NOT_FOUND when its segment is not in the snapshot,
+   * INVALID_ARGUMENT after release().
+   */
   get(ptr: ValuePtr): Uint8Array {
     if (this.released) throw invalidArgument('read through a released snapshot');
     this.log.makeVisible(ptr);
     return this.set.read(ptr);
   }
 
+  /**
+   * Unpins the snapshot's segments (compacted ones are deleted once nothing holds them); releasing
+   * twice is INVALID_ARGUMENT.
+   */
   async release(): Promise<void> {
     if (this.released) throw invalidArgument('snapshot released twice');
     this.released = true;
@@ -247,6 +288,11 @@ export class Snapshot {
   }
 }
 
+/**
+ * The application facade: a value log in a StorageBackend, with lanes and rotation, group commit,
+ * compression modes and dictionary training, dead values, compaction and snapshots (see README and
+ * docs/DESIGN.md).
+ */
 export class ValueLog {
   private lanes: Lane[] = [];
   private closed = false;
@@ -631,6 +677,7 @@ export class ValueLog {
     for (const s of this.manager.segmentInfo()) await this.garbage.load(this.storage, s.id);
   }
 
+  /** Segments, counters, compression, dictionaries and recovery, as plain JSON (no bigint). */
   stats(): ValueLogStats {
     const infos = this.manager.segmentInfo();
     const activeIds = this.readOnly ? lastSegmentPerLane(infos.map((s) => s.id)) : new Set(this.lanes.map((l) => l.writer.fileId));

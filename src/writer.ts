@@ -1,4 +1,4 @@
-// Writer (reference-behaviour.md §3.4, §6): appends grouped records to one segment. Records are laid
+// Writer (docs/DESIGN.md, "Writing"): appends grouped records to one segment. Records are laid
 // out directly in an in-memory staging buffer and reach storage in large writes (a storage call costs
 // 30-80 µs on OPFS), or go straight to storage with writev when they are larger than the buffer.
 // Pointers are returned before the bytes are visible; flush() makes them visible, sync() durable.
@@ -15,19 +15,25 @@ import type { StorageBackend, StorageFile } from './storage/types.js';
 
 /** Where a sink-backed writer's bytes go (VirtualSink fits; undefined discards). */
 export interface ByteSink {
+  /** Takes all of `p`; returns the number of bytes taken. */
   write(p: Uint8Array): number;
 }
 
+/** Options of Writer.open and Writer.fromSink. */
 export interface WriterOptions {
   /** Staging buffer size in bytes (default 256 KiB, at least 64 KiB). Writes are this large when data allows. */
   bufferSize?: number;
 }
 
+/** Options of appending a frame. */
 export interface AppendOptions {
+  /** zstd dictionary id recorded in the frame (0 or absent: none). */
   dictId?: bigint | number;
+  /** The dictionary's bytes: the frame is compressed with zstd when given. */
   dict?: Uint8Array;
 }
 
+/** Counts of the calls a writer made to storage. */
 export interface WriterIoStats {
   /** Storage write() calls (or sink writes). */
   writes: number;
@@ -49,6 +55,10 @@ const MIN_WRITER_BUFFER = 64 * 1024;
 const MAX_IOVS = 1024 - 64;
 const DEFAULT_WRITEV_MIN_BATCH = 8;
 
+/**
+ * Appends records and frames to one segment through a staging buffer. Pointers come back at once;
+ * flush() hands bytes to storage (visible to readers), sync() makes them durable.
+ */
 export class Writer {
   private file: StorageFile | undefined;
   private storage: StorageBackend | undefined;
@@ -96,6 +106,7 @@ export class Writer {
     return w;
   }
 
+  /** The segment's file id. */
   get fileId(): number {
     return this.id;
   }
@@ -124,6 +135,7 @@ export class Writer {
     return this.failed;
   }
 
+  /** Counts of storage calls so far (a copy). */
   ioStats(): WriterIoStats {
     return { ...this.io };
   }
@@ -131,27 +143,35 @@ export class Writer {
   // ---------------------------------------------------------------------------------------------
   // Settings (forwarded to the frame preparer, which owns every compression decision)
 
+  /** Block compression of frames without a dictionary (None or an unknown id selects Snappy, as in Go). */
   setBlockCompression(codec: BlockCodec | number, enabled: boolean): void {
     this.preparer.setBlockCompression(codec, enabled);
   }
+  /** The keep rule's costs (see FramePreparer.setKeepPolicy). */
   setKeepPolicy(ioNsPerStoredByte: number, encodeNsPerRawByte: number, safetyMargin: number): void {
     this.preparer.setKeepPolicy(ioNsPerStoredByte, encodeNsPerRawByte, safetyMargin);
   }
+  /** 0 = never measure encode time, 1 = every attempt, n = every n-th attempt. */
   setEncodeSampleStride(n: number): void {
     this.preparer.setEncodeSampleStride(n);
   }
+  /** Clock used to time sampled encodes (undefined or null: the real clock). */
   setClock(clock: Clock | undefined | null): void {
     this.preparer.setClock(clock);
   }
+  /** Replaces measured encode times with a model (undefined or null: measure). */
   setEncodeCostModel(model: EncodeCostModel | undefined | null): void {
     this.preparer.setEncodeCostModel(model);
   }
+  /** zstd level of dictionary frames (outside 1..19: fastest) and whether literals are entropy-coded. */
   setDictFrameEncoderOptions(level: number, enableEntropy: boolean): void {
     this.preparer.setDictFrameEncoderOptions(level, enableEntropy);
   }
+  /** Forgets the compression backoff state. */
   resetCompressionHints(): void {
     this.preparer.resetCompressionHints();
   }
+  /** Current compression backoff state (for tests and diagnostics). */
   compressionHints(): { noBenefit: number; skipRemain: number; skipDictId: bigint } {
     return this.preparer.compressionHints();
   }
@@ -224,7 +244,7 @@ export class Writer {
 
   /**
    * Appends records as raw frames of k (the last may be shorter). When the batch is large enough and
-   * the storage has writev, frames go straight to storage without staging copies (§6.4); otherwise
+   * the storage has writev, frames go straight to storage without staging copies; otherwise
    * each chunk is appended like appendFrame (block compression applies there).
    */
   appendRawFrames(records: readonly LogRecord[], k: number): { ptrs: ValuePtr[]; stats: FrameStats } {
@@ -243,7 +263,7 @@ export class Writer {
     return { ptrs, stats };
   }
 
-  /** Whether appendRawFrames would take the writev path for these records (§6.4's rule). */
+  /** Whether appendRawFrames would take the writev path for these records (the Go writer's rule). */
   rawWritevDecision(records: readonly LogRecord[], k: number): boolean {
     if (this.file === undefined || typeof this.file.writev !== 'function') return false;
     if (records.length < this.writevMinBatchRecs) return false;

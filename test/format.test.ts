@@ -198,7 +198,7 @@ test('record header: version, size limit, grouped flag', () => {
   assert.is(limits.maxDeadMappings, 64);
 });
 
-test('decodeFrame rejects every structural fault of §1.5', () => {
+test('decodeFrame rejects every structural fault of a frame (docs/FORMAT.md, "Frames")', () => {
   const good = encodeFrame(0, undefined, [{ rid: 1, value: utf8('alpha') }, { rid: 2, value: utf8('beta') }]).body;
   const mut = (f: (b: Uint8Array, dv: DataView) => void) => {
     const b = good.slice();

@@ -1,5 +1,5 @@
-// Writer, Reader, Manager and ValueSet end to end: the v0.3.0 acceptance scenarios of
-// reference-behaviour.md §10.2, run on every storage backend available here.
+// Writer, Reader, Manager and ValueSet end to end: the Go package's v0.3.0 acceptance scenarios,
+// run on every storage backend available here.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {

@@ -1,5 +1,6 @@
-// FramePreparer and the compression policy: the §10.2 scenarios of this layer, the keep vectors of
-// §6.7, grouping (§6.8), autotune options and workloads (§7), clocks and simulated I/O (§8).
+// FramePreparer and the compression policy (docs/DESIGN.md, "Compression policy"): the Go package's
+// acceptance scenarios of this layer, its seven keep-rule vectors, grouping, autotune options and
+// workloads, clocks and simulated I/O.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -33,7 +34,7 @@ const dict = trainDictionary(samples.slice(0, 600), { size: 16384, dictId: 77 })
 const lookup = (id: bigint) => (id === 77n || id === 1n ? dict : undefined);
 const recs = (values: Uint8Array[], firstRid = 1) => values.map((value, i) => ({ rid: BigInt(firstRid + i), value }));
 
-test('shouldKeepCompressed: the seven vectors of §6.7', () => {
+test('shouldKeepCompressed: the seven vectors of the Go package', () => {
   assert.is(shouldKeepCompressed(100, 100, 1, 10, 0.1), false);
   assert.is(shouldKeepCompressed(1000, 900, 1000, 10, 0.1), false);
   assert.is(shouldKeepCompressed(1000, 800, 1000, 10, 0.1), true);
@@ -55,7 +56,7 @@ test('backoff lengths: 8, 16, 32, 64, 128, 256..., and 512 when the attempt cost
   assert.is(dictSkipFramesAggressive(2, 1000, 990, 0, 10, 0), 16);
 });
 
-test('chooseBlockGroupK and normalizeBlockTargetCompressedBytes (§6.8)', () => {
+test('chooseBlockGroupK and normalizeBlockTargetCompressedBytes', () => {
   const k = chooseBlockGroupK(128, 128 * 1024, 4096, 0.5);
   assert.ok(k > 1 && k <= MAX_FRAME_K);
   assert.is(k, 8);

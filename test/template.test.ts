@@ -60,7 +60,7 @@ function throwsCode(fn: () => unknown, code: string, msg?: string): void {
   assert.unreachable(msg ?? `expected ${code}`);
 }
 
-// Golden vectors, derived by hand from §1.7:
+// Golden vectors, derived by hand from the layout in docs/FORMAT.md, "Template-encoded values":
 // anchors def: ver 01 | count 02 | len 02 "ab" | len 03 "xyz" | crc LE
 const ANCHORS_DEF_HEX = '01 02 02 6162 03 78797a 2d79db12';
 // anchors value: "TM" 01 01 | id 05 | gapCount 03 | "" | len 01 "1" | len 02 "22"

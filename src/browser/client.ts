@@ -18,6 +18,10 @@ export { type ValuePtr, ptrToString, ptrFromString, PTR_STRING_LENGTH } from '..
 export type { ValueLogOptions, ValueLogStats, PutOptions, CompactOptions } from '../valuelog.js';
 export { PointerRemap, type CompactionProblem } from '../remap.js';
 
+/**
+ * Options of BrowserValueLog.open: the ValueLog's options (applied by whichever tab opens the log) plus
+ * where and how long the page-side client waits.
+ */
 export interface BrowserValueLogOptions extends ValueLogOptions {
   /** OPFS directory of the log (default `valuelog/<name>`). */
   dir?: string;
@@ -78,6 +82,11 @@ function lockedInFlight(op: string): ValueLogError {
 /** What the tab knows about the log's owner. */
 type Mode = 'waiting' | 'opening' | 'owner' | 'remote' | 'closed';
 
+/**
+ * A value log in the Origin Private File System, used from a page. One tab of the origin owns the log
+ * and runs it in a dedicated worker; the other tabs send their calls to it, so every tab sees the same
+ * log and the same pointers (see README, "Browser").
+ */
 export class BrowserValueLog {
   private mode: Mode = 'waiting';
   private worker: Worker | undefined;
@@ -100,6 +109,7 @@ export class BrowserValueLog {
   onownerchange: ((isOwner: boolean) => void) | undefined;
 
   private constructor(
+    /** The log's name: its Web Lock and BroadcastChannel are `valuelog:<name>`. */
     readonly name: string,
     private readonly options: BrowserValueLogOptions,
   ) {
@@ -145,14 +155,26 @@ export class BrowserValueLog {
     return this.mode === 'owner';
   }
 
+  /**
+   * Appends one value in the owner's log; resolves to its pointer (keep it in your own index). Not
+   * durable until commit() resolves.
+   */
   put(value: Uint8Array, opts?: PutOptions): Promise<ValuePtr> {
     return this.call({ op: 'put', value, ...(opts ? { opts } : {}) }) as Promise<ValuePtr>;
   }
 
+  /**
+   * Appends values, grouped into frames of up to 128; resolves to their pointers in order. Not durable
+   * until commit() resolves.
+   */
   putMany(values: Uint8Array[], opts?: PutOptions): Promise<ValuePtr[]> {
     return this.call({ op: 'putMany', values, ...(opts ? { opts } : {}) }) as Promise<ValuePtr[]>;
   }
 
+  /**
+   * The value the pointer names, transferred to this page; rejects with NOT_FOUND, CORRUPT etc. as
+   * ValueLog.get does.
+   */
   get(ptr: ValuePtr): Promise<Uint8Array> {
     return this.call({ op: 'get', ptr }) as Promise<Uint8Array>;
   }
@@ -162,10 +184,12 @@ export class BrowserValueLog {
     await this.call({ op: 'commit' });
   }
 
+  /** Marks committed values dead (garbage for compact()); resolves to how many were newly marked. */
   markDead(ptrs: ValuePtr | ValuePtr[]): Promise<number> {
     return this.call({ op: 'markDead', ptrs }) as Promise<number>;
   }
 
+  /** The owner's ValueLog.stats(): plain JSON. */
   stats(): Promise<ValueLogStats> {
     return this.call({ op: 'stats' }) as Promise<ValueLogStats>;
   }

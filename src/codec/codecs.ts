@@ -272,10 +272,13 @@ export function preparedDictionaryCount(): number {
   return dictCache.size;
 }
 
+/** Options of zstdCompress. */
 export interface ZstdCompressOptions {
+  /** zstd level; anything outside 1..19 means the fastest level. */
   level?: number;
   /** Entropy-code literals; the Go writer's default is off ("no entropy"). */
   entropy?: boolean;
+  /** A dictionary to compress with: its id (recorded in the frame) and bytes. */
   dict?: { id: bigint; bytes: Uint8Array };
   /** Give up (return undefined) when the output would exceed this many bytes. */
   maxOutput?: number;
@@ -348,6 +351,7 @@ export function zstdDictionaryId(dict: Uint8Array): number {
 // ---------------------------------------------------------------------------------------------
 // Dictionary training
 
+/** Options of trainDictionary. */
 export interface TrainDictionaryOptions {
   /** Maximum dictionary size in bytes (256 B .. 16 MiB). */
   size: number;

@@ -47,6 +47,7 @@ export function init(): Promise<void> {
   return initPromise;
 }
 
+/** Whether init() has loaded the WebAssembly module (every codec and the CRC need it). */
 export function isInitialized(): boolean {
   return exportsRef !== undefined;
 }

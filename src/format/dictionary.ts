@@ -23,11 +23,13 @@
 import { crc32c } from '../codec/codecs.js';
 import { corrupt, invalidArgument } from '../errors.js';
 
+/** Size of a dictionary file's header: magic, version, dictionary id, length and two CRC-32Cs. */
 export const DICT_FILE_HEADER_SIZE = 28;
 export const DICT_FILE_VERSION = 1;
 /** "VLZD" and "VLZH" as they appear on disk. */
 export const DICT_FILE_MAGIC = Uint8Array.of(0x56, 0x4c, 0x5a, 0x44);
 export const DICT_HIGHWATER_MAGIC = Uint8Array.of(0x56, 0x4c, 0x5a, 0x48);
+/** Name of the dictionary store's high-water file. */
 export const DICT_HIGHWATER_NAME = 'dict-highwater';
 export const DICT_HIGHWATER_SIZE = 16;
 /** zstd dictionary ids are 32-bit (the id is also written into the dictionary and its frames). */
@@ -37,6 +39,7 @@ export const MAX_DICT_BYTES = 16 * 1024 * 1024;
 
 const DICT_NAME = /^dict-([0-9]{1,20})\.zdict$/;
 
+/** The file name of dictionary `id`: `dict-<id, zero-padded to 10 digits>.zdict`. */
 export function dictFileName(id: bigint | number): string {
   const v = checkDictId(id);
   return `dict-${v.toString().padStart(10, '0')}.zdict`;

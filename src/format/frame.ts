@@ -1,4 +1,4 @@
-// Grouped frames (reference-behaviour.md §1.5-§1.6, §6.8): a 12-byte header (version, flags, K,
+// Grouped frames (docs/FORMAT.md, "Frames"): a 12-byte header (version, flags, K,
 // reserved/codec id, dictId u64), K RIDs (u64), K+1 offsets (u32) into the decoded payload, then
 // the stored payload: raw, zstd with dictionary, plain zstd, Snappy raw or LZ4 block.
 import { lz4Compress, lz4Decompress, snappyCompress, snappyDecompress, zstdCompress, zstdDecompress } from '../codec/codecs.js';
@@ -6,9 +6,13 @@ import { putU32, putU64 } from './bytes.js';
 import { asValueLogError, corrupt, invalidArgument, tooLarge, UnsupportedBlockCodecError, ValueLogError } from '../errors.js';
 import { FRAME_FLAG_COMPRESSED, FRAME_HEADER_SIZE, FRAME_VERSION, HEADER_SIZE, limits, MAX_FRAME_K, effectiveMaxRecordSize } from '../limits.js';
 
+/** Block codecs of frames without a dictionary; the id is stored in the frame header's reserved field. */
 export enum BlockCodec {
+  /** No block codec; as a setting of Writer.setBlockCompression it selects Snappy, as in Go. */
   None = 0,
+  /** Snappy raw block format (no framing). */
   Snappy = 1,
+  /** LZ4 block format (no frame header). */
   LZ4 = 2,
 }
 
@@ -17,22 +21,35 @@ export function normalizeBlockCodec(codec: BlockCodec | number): BlockCodec {
   return codec === BlockCodec.LZ4 ? BlockCodec.LZ4 : BlockCodec.Snappy;
 }
 
+/** The 12-byte header at the start of a frame's body. */
 export interface FrameHeader {
+  /** Frame format version (FRAME_VERSION, 1). */
   version: number;
+  /** Bit 0 (FRAME_FLAG_COMPRESSED): the payload is stored compressed. */
   flags: number;
+  /** Number of values in the frame, 1..128. */
   k: number;
+  /** Codec of a compressed frame without a dictionary: 0 plain zstd, 1 Snappy, 2 LZ4; 0 in other frames. */
   reserved: number;
+  /** zstd dictionary id (0: none). Recorded even when the frame stays raw. */
   dictId: bigint;
 }
 
+/** One value to append and the record id (RID, a u64) the application tags it with. */
 export interface LogRecord {
+  /** Record id, a u64 the log stores but does not interpret. */
   rid: bigint | number;
+  /** The value's bytes. */
   value: Uint8Array;
 }
 
+/** A frame body parsed by decodeFrame: header, RIDs, offsets and the stored payload. */
 export interface DecodedFrame {
+  /** The frame header. */
   header: FrameHeader;
+  /** The K record ids. */
   rids: bigint[];
+  /** K+1 offsets into the decoded payload: value i is payload[offsets[i], offsets[i+1]). */
   offsets: number[];
   /** The stored payload (a view into the body). */
   payload: Uint8Array;
@@ -111,8 +128,11 @@ export function checkBodySize(bodyLength: number): void {
 
 /** A frame as decided: header fields, the records' RIDs and values, and the stored payload if compressed. */
 export interface FrameContent {
+  /** Frame header flags (FRAME_FLAG_COMPRESSED when the stored payload is compressed). */
   flags: number;
+  /** Codec of a compressed frame without a dictionary (0 plain zstd, 1 Snappy, 2 LZ4); 0 otherwise. */
   reserved: number;
+  /** zstd dictionary id (0: none). */
   dictId: bigint;
   rids: readonly (bigint | number)[];
   values: readonly Uint8Array[];
@@ -298,6 +318,7 @@ export function blockCompress(codec: BlockCodec, raw: Uint8Array): Uint8Array | 
   return codec === BlockCodec.LZ4 ? lz4Compress(raw, raw.length - 1) : snappyCompress(raw, raw.length - 1);
 }
 
+/** Options of encodeFrame. */
 export interface EncodeFrameOptions {
   /** zstd level (Go: Fastest 1, Default 3, Better 7, Best 11); anything outside 1..19 means Fastest. */
   level?: number;
@@ -306,9 +327,9 @@ export interface EncodeFrameOptions {
 }
 
 /**
- * EncodeFrameWithOptions (§6.8): compresses with zstd only when a dictionary is given and keeps the
- * result only if strictly smaller than the raw payload. The dictionary id is stored even when the
- * frame stays raw.
+ * The Go package's EncodeFrameWithOptions: compresses with zstd only when a dictionary is given
+ * and keeps the result only if strictly smaller than the raw payload. The dictionary id is stored
+ * even when the frame stays raw.
  */
 export function encodeFrame(
   dictId: bigint | number,

@@ -1,11 +1,21 @@
-// Value pointers (reference-behaviour.md §2): offset = record start + 4, a packed length word with
+// Value pointers (docs/FORMAT.md, "Value pointer"): offset = record start + 4, a packed length word with
 // the grouped flag and a 7-bit sub-index, and the marked file id; 16 bytes little-endian on disk.
 import { corrupt, invalidArgument } from '../errors.js';
 import { GROUPED_MAX_RECORD_LEN, MAX_FRAME_K, VALUE_PTR_SIZE } from '../limits.js';
 
+/**
+ * Where a value lives: 16 bytes on disk (docs/FORMAT.md, "Value pointer"). Keep it in your own index;
+ * ptrToString gives a storable string.
+ */
 export interface ValuePtr {
+  /** The segment's file id (lane, seq and the value-log mark bit; see encodeFileId). */
   fileId: number;
+  /** File offset of the record plus 4 (just after its CRC). */
   offset: number;
+  /**
+   * Packed length word: the record length excluding the CRC, and for a grouped record the grouped flag
+   * and the value's index in its frame.
+   */
   length: number;
 }
 
@@ -32,10 +42,12 @@ export function groupedPtrLength(recordLen: number, sub: number): number {
   return markGrouped(recordLen > GROUPED_MAX_RECORD_LEN ? 0 : recordLen, sub);
 }
 
+/** Whether the pointer names a value inside a grouped record (a frame). */
 export function isGroupedPtr(ptr: ValuePtr): boolean {
   return (ptr.length & PTR_GROUPED) !== 0;
 }
 
+/** Index of the value in its frame (0..127); 0 for a pointer that is not grouped. */
 export function ptrSubIndex(ptr: ValuePtr): number {
   const l = ptr.length >>> 0;
   if ((l & PTR_GROUPED) === 0) return 0;
@@ -62,6 +74,10 @@ export function checkValuePtr(ptr: ValuePtr): void {
   if (offset < 4) throw corrupt(`pointer offset ${offset} < 4`);
 }
 
+/**
+ * Writes the 16-byte on-disk form (offset u64, length u32, file id u32, little-endian) into `dst` at
+ * `at` and returns `dst`.
+ */
 export function encodeValuePtr(ptr: ValuePtr, dst = new Uint8Array(VALUE_PTR_SIZE), at = 0): Uint8Array {
   if (!Number.isSafeInteger(ptr.offset) || ptr.offset < 0) throw invalidArgument(`pointer offset ${String(ptr.offset)} is not a non-negative safe integer`);
   if (!Number.isInteger(ptr.length) || ptr.length < 0 || ptr.length > 0xffffffff) throw invalidArgument(`pointer length ${String(ptr.length)} is not a u32`);
@@ -74,6 +90,7 @@ export function encodeValuePtr(ptr: ValuePtr, dst = new Uint8Array(VALUE_PTR_SIZ
   return dst;
 }
 
+/** Reads the 16-byte on-disk form at `at`; CORRUPT when there are not 16 bytes or the offset passes 2^53. */
 export function decodeValuePtr(bytes: Uint8Array, at = 0): ValuePtr {
   if (!(bytes instanceof Uint8Array)) throw invalidArgument('decodeValuePtr expects a Uint8Array');
   if (!Number.isSafeInteger(at) || at < 0 || at + VALUE_PTR_SIZE > bytes.length) throw corrupt(`value pointer needs ${VALUE_PTR_SIZE} bytes`);

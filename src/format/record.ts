@@ -1,4 +1,4 @@
-// Record header (reference-behaviour.md §1.2-§1.4): CRC u32 | version u8 | flags u8 | reserved u16 |
+// Record header (docs/FORMAT.md, "Record header"): CRC u32 | version u8 | flags u8 | reserved u16 |
 // RID u64 | ValueLen u32, little-endian, followed by ValueLen payload bytes. The CRC-32C covers
 // header[4:20] and the payload.
 import { crc32c } from '../codec/codecs.js';
@@ -6,12 +6,19 @@ import { corrupt, tooLarge } from '../errors.js';
 import { putU32, putU64 } from './bytes.js';
 import { HEADER_SIZE, limits, RECORD_FLAG_GROUPED, VERSION } from '../limits.js';
 
+/** The 20-byte record header, decoded. */
 export interface RecordHeader {
+  /** CRC-32C over header bytes 4..20 and the payload. */
   crc: number;
+  /** Record version (VERSION, 1). */
   version: number;
+  /** Bit 0 (RECORD_FLAG_GROUPED): the payload is a frame. */
   flags: number;
+  /** Reserved, written as 0. */
   reserved: number;
+  /** Record id; 0 in a grouped record, whose values carry their RIDs in the frame. */
   rid: bigint;
+  /** Payload length in bytes. */
   valueLen: number;
 }
 

@@ -1,10 +1,12 @@
-// Segment and file ids (reference-behaviour.md §3.1-§3.3): 8-bit lane, 23-bit seq, bit 31 marks a
+// Segment and file ids (docs/FORMAT.md, "Segment files"): 8-bit lane, 23-bit seq, bit 31 marks a
 // value-log file id. Names are `value-l<lane>-<seq, 6+ digits>.log`; legacy `value-<seq>.log` is lane 0.
 import { invalidArgument, ValueLogError } from '../errors.js';
 
 export const LANE_BITS = 8;
 export const SEQ_BITS = 31 - LANE_BITS;
+/** Largest lane number (255). */
 export const MAX_LANE = (1 << LANE_BITS) - 1;
+/** Largest sequence number in a lane (2^23 - 1). */
 export const MAX_SEQ = (1 << SEQ_BITS) - 1;
 export const FILE_ID_MARK = 0x80000000;
 
@@ -12,25 +14,33 @@ function rangeError(lane: number, seq: number): ValueLogError {
   return new ValueLogError('SEGMENT_ID_RANGE', `valuelog: segment id out of range (lane ${lane}, seq ${seq})`);
 }
 
+/**
+ * The segment id of (lane, seq): lane in bits 23..30, seq in bits 0..22; SEGMENT_ID_RANGE when either
+ * is out of range.
+ */
 export function encodeSegmentId(lane: number, seq: number): number {
   if (!Number.isInteger(lane) || !Number.isInteger(seq)) throw rangeError(lane, seq);
   if (lane < 0 || lane > MAX_LANE || seq < 0 || seq > MAX_SEQ) throw rangeError(lane, seq);
   return ((lane << SEQ_BITS) | seq) >>> 0;
 }
 
+/** Lane and seq of a segment id. */
 export function decodeSegmentId(id: number): { lane: number; seq: number } {
   const v = id >>> 0;
   return { lane: (v >>> SEQ_BITS) & MAX_LANE, seq: v & MAX_SEQ };
 }
 
+/** The file id of (lane, seq): the segment id with bit 31 set (what pointers and Writer/Reader take). */
 export function encodeFileId(lane: number, seq: number): number {
   return (encodeSegmentId(lane, seq) | FILE_ID_MARK) >>> 0;
 }
 
+/** Lane and seq of a file id. */
 export function decodeFileId(fileId: number): { lane: number; seq: number } {
   return decodeSegmentId((fileId & ~FILE_ID_MARK) >>> 0);
 }
 
+/** Whether bit 31 (the value-log mark) is set. */
 export function isValueLogFileId(id: number): boolean {
   return ((id >>> 0) & FILE_ID_MARK) !== 0;
 }
@@ -43,6 +53,7 @@ export function checkFileId(fileId: number): number {
   return fileId >>> 0;
 }
 
+/** The segment file name of a file id: `value-l<lane>-<seq, at least 6 digits>.log`. */
 export function segmentFileName(fileId: number): string {
   const { lane, seq } = decodeFileId(fileId);
   return `value-l${lane}-${String(seq).padStart(6, '0')}.log`;

@@ -1,5 +1,5 @@
 /**
- * Template-encoded values (reference-behaviour.md §1.7) and the template-def LRU cache (§4.8).
+ * Template-encoded values (docs/FORMAT.md, "Template-encoded values") and the template-def LRU cache.
  *
  * Pure functions over bytes: no I/O, and the CRC-32C function is injected so this module does not
  * depend on the WebAssembly codec.
@@ -28,6 +28,7 @@ import { effectiveMaxRecordSize } from '../limits.js';
 
 export type Crc32c = (data: Uint8Array) => number;
 
+/** Limits and caching of template decoding. */
 export interface TemplateDecodeOptions {
   /** Largest decoded value; <= 0 or absent = unlimited. */
   maxDecodedBytes?: number;
@@ -60,6 +61,7 @@ export interface TemplateDefMask {
   readonly positions: readonly number[];
 }
 
+/** A parsed template definition: anchor variant (version 1) or mask variant (versions 2 and 3). */
 export type TemplateDef = TemplateDefAnchors | TemplateDefMask;
 
 const TAG_T = 0x54;
@@ -138,6 +140,7 @@ export function writeUvarintBig(n: number | bigint, out: number[]): void {
 // ---------------------------------------------------------------------------------------------
 // detection
 
+/** Whether a value starts with the template-encoded tag (`TM`, payload version 1, encoded flag). */
 export function isTemplateEncoded(value: Uint8Array): boolean {
   return (
     value.length >= 4 &&
@@ -173,6 +176,7 @@ function maskPopcount(mask: Uint8Array, limit: number, what: string): number {
 // ---------------------------------------------------------------------------------------------
 // definitions
 
+/** Parses and CRC-checks a template definition; CORRUPT on any fault. */
 export function parseTemplateDef(bytes: Uint8Array, crc32c: Crc32c): TemplateDef {
   if (!(bytes instanceof Uint8Array)) throw corrupt('template: def is not bytes');
   if (bytes.length < 5) throw corrupt('template: def too short');
@@ -288,6 +292,7 @@ export interface TemplateDefCacheStats {
 
 /** LRU of parsed defs keyed by template id. Map insertion order: last = most recently used. */
 export class TemplateDefCache {
+  /** Most definitions held (0: the cache is disabled). */
   readonly capacity: number;
   private readonly map = new Map<bigint, TemplateDef>();
   private hits = 0;
@@ -297,10 +302,12 @@ export class TemplateDefCache {
     this.capacity = Number.isFinite(capacity) && capacity > 0 ? Math.floor(capacity) : 0;
   }
 
+  /** Whether the cache holds anything at all (capacity > 0). */
   get enabled(): boolean {
     return this.capacity > 0;
   }
 
+  /** The definition of `id`, made most recently used; undefined (a miss) when absent. */
   get(id: bigint): TemplateDef | undefined {
     if (this.capacity <= 0 || id === 0n) return undefined;
     const def = this.map.get(id);
@@ -314,6 +321,7 @@ export class TemplateDefCache {
     return def;
   }
 
+  /** Adds or refreshes a definition, evicting the least recently used past capacity. */
   add(id: bigint, def: TemplateDef): void {
     if (this.capacity <= 0 || id === 0n) return;
     this.map.delete(id);
@@ -325,6 +333,7 @@ export class TemplateDefCache {
     }
   }
 
+  /** Hit, miss and size counts. */
   stats(): TemplateDefCacheStats {
     if (this.capacity <= 0) return { hits: 0, misses: 0, entries: 0, capacity: 0 };
     return { hits: this.hits, misses: this.misses, entries: this.map.size, capacity: this.capacity };

@@ -70,6 +70,7 @@ class MemoryData {
   }
 }
 
+/** Options of MemoryStorage (fault injection for tests). */
 export interface MemoryStorageOptions {
   /**
    * Fault injection, called before every non-empty write or writev with the total length. Throwing
@@ -160,6 +161,10 @@ export class MemoryFile implements StorageFile {
   }
 }
 
+/**
+ * A storage backend in memory, in every runtime: for tests (fault injection, a lock that can be
+ * abandoned as by a dead process) and as the model the other backends are checked against.
+ */
 export class MemoryStorage implements StorageBackend {
   private readonly files = new Map<string, MemoryData>();
   /** Number of syncDir() calls. */

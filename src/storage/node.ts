@@ -214,8 +214,15 @@ async function ensureDir(dir: string, depth = 0): Promise<void> {
   }
 }
 
+/**
+ * The storage backend on `node:fs` (Node, Deno, Bun): one directory, created when its first file is,
+ * with the directory lock `valuelog.lock`.
+ */
 export class NodeStorage implements StorageBackend {
-  constructor(readonly dir: string) {
+  constructor(
+    /** The directory the backend's files live in. */
+    readonly dir: string,
+  ) {
     if (typeof dir !== 'string' || dir.length === 0) throw new ValueLogError('INVALID_ARGUMENT', 'valuelog: NodeStorage needs a directory path');
   }
 

@@ -43,6 +43,7 @@ const COALESCE_MAX = 1 << 20;
 /** The default and the ceiling of open handles (Safari fails at about 252 per origin). */
 export const OPFS_MAX_HANDLES = 64;
 
+/** Options of OpfsStorage.open. */
 export interface OpfsStorageOptions {
   /**
    * Most sync access handles open at once (default 64). Beyond it, sealed files read from snapshots;
@@ -241,6 +242,10 @@ class OpfsFile implements StorageFile {
   }
 }
 
+/**
+ * The storage backend on the Origin Private File System, in a dedicated worker: one sync access handle
+ * per open file, at most `maxHandles` at once (see README, "Browser").
+ */
 export class OpfsStorage implements StorageBackend {
   /** Names opened through this backend, with their one shared handle. */
   private readonly open_ = new Map<string, Shared>();

@@ -3,6 +3,7 @@
 // sync access handles both are. Storage knows nothing of records or frames.
 import { invalidArgument, ValueLogError } from '../errors.js';
 
+/** Options of StorageBackend.open. */
 export interface OpenOptions {
   /** Create the file if it does not exist (default false: a missing file is NOT_FOUND). */
   create?: boolean;
@@ -10,6 +11,10 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
+/**
+ * A directory of files: what the log needs of a file system. Implemented by NodeStorage, OpfsStorage
+ * and MemoryStorage; storage knows nothing of records or frames.
+ */
 export interface StorageBackend {
   /** Names of the files in the backend's directory (a missing directory lists as empty). */
   list(): Promise<string[]>;
@@ -37,6 +42,10 @@ export interface StorageLock {
   release(): Promise<void>;
 }
 
+/**
+ * An open file: synchronous positional reads and writes, as Node's fs and OPFS sync access handles
+ * provide.
+ */
 export interface StorageFile {
   /** Reads up to dst.length bytes at `at`; returns the count (short at end of file, 0 past it). */
   read(dst: Uint8Array, at: number): number;
@@ -44,7 +53,9 @@ export interface StorageFile {
   write(src: Uint8Array, at: number): number;
   /** Writes the arrays back to back starting at `at`; returns the total length. */
   writev?(srcs: Uint8Array[], at: number): number;
+  /** Current length of the file in bytes. */
   size(): number;
+  /** Cuts (or extends with zeros) the file to `size` bytes. */
   truncate(size: number): void;
   /** Makes written data durable (fdatasync, OPFS flush). */
   flush(): void;
