@@ -296,6 +296,11 @@ export class Snapshot {
 export class ValueLog {
   private lanes: Lane[] = [];
   private closed = false;
+  /** close() has begun. */
+  private closing = false;
+  private closeRun: Promise<void> | undefined;
+  /** compact() is waiting for its onRemap. */
+  private inOnRemap = false;
   private puts = 0;
   private commits = 0;
   private syncs = 0;
@@ -723,9 +728,19 @@ export class ValueLog {
   }
 
   /** Commits, then closes every writer and segment, and releases the directory lock. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.compactions; // a compaction in progress finishes (or fails) first
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closeRun ??= this.closeNow();
+    return this.closeRun;
+  }
+
+  private async closeNow(): Promise<void> {
+    // A compaction in progress finishes (or fails) first, unless it is waiting for its onRemap (which
+    // may be what called close(): waiting would never end). Then the compaction stops where it is,
+    // copies durable and nothing deleted, and its .remap record is rolled forward by the next compact().
+    const duringOnRemap = this.inOnRemap;
+    this.closing = true;
+    if (!duringOnRemap) await this.compactions;
     if (this.readOnly) {
       this.closed = true;
       await this.manager.close();
@@ -907,11 +922,21 @@ export class ValueLog {
       }
       for (const [o, n] of runPairs) remap.set(o, n);
       remap.compactedSegments.push(...compacted, ...rolledSources);
-      if (opts.onRemap !== undefined) await opts.onRemap(remap);
+      if (opts.onRemap !== undefined) {
+        this.inOnRemap = true;
+        try {
+          await opts.onRemap(remap);
+        } finally {
+          this.inOnRemap = false;
+        }
+      }
     } catch (e) {
-      await this.undoRun(intent, remapRecord, [...runPairs.map((p) => p[1]), ...discard]);
+      // A close() that began while onRemap ran has closed the log: the run's records stay on disk
+      // for the next compact() to roll back or forward, as after a crash.
+      if (!this.closing) await this.undoRun(intent, remapRecord, [...runPairs.map((p) => p[1]), ...discard]);
       throw asValueLogError(e, 'IO', 'compaction failed, nothing was deleted');
     }
+    if (this.closing) return remap; // closed from inside onRemap: nothing deleted; the .remap record rolls it forward next time
     // Handed over: from here on nothing throws, so the caller always gets the remap.
     // A value the caller dropped while the run was copying it (or, for a run rolled forward, before):
     // its copy is garbage too.

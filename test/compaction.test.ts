@@ -416,6 +416,40 @@ test('a crash after the copies were durable, before onRemap returned: the next c
   await again.close();
 });
 
+test('close() while compact() waits for its onRemap (called from inside it) does not hang: nothing is deleted, the next open rolls the run forward', async () => {
+  const storage = new TestStorage();
+  const { log, vals } = await filledLog(storage);
+  const before = await liveValues(storage, log);
+  const files = (await storage.list()).filter((n) => n.endsWith('.log'));
+  let first: PointerRemap | undefined;
+  let closed: Promise<void> | undefined;
+  const remap = await log.compact({
+    minGarbageRatio: 0.3,
+    onRemap: async (r) => {
+      first = r;
+      closed = log.close();
+      await closed; // would wait for itself if close() waited for this compaction
+    },
+  });
+  await closed;
+  assert.is(remap, first);
+  assert.ok(remap.size > 0);
+  const after = await storage.list();
+  for (const f of files) assert.ok(after.includes(f), `${f} is not deleted`);
+  assert.ok((await compactFiles(storage)).some((n) => n.endsWith('.remap')), 'the run stays on record');
+  await expectCodeAsync(() => log.commit(), 'CLOSED');
+  const again = await ValueLog.open(storage, OPTS);
+  checkAll(again, vals);
+  checkAll(again, vals, first!);
+  const rolled = await again.compact({ minGarbageRatio: 0.3 });
+  for (const [o, n] of first!) assert.equal(rolled.get(o), n, 'the run is handed over again');
+  for (const id of first!.compactedSegments) assert.not.ok((await storage.list()).includes(segmentFileName(id)), 'and its sources deleted then');
+  checkAll(again, vals, rolled);
+  assert.is(await liveValues(storage, again), before);
+  assert.equal(await compactFiles(storage), []);
+  await again.close();
+});
+
 test('a run record that is torn or foreign never counts', async () => {
   const storage = new TestStorage();
   const { log, vals } = await filledLog(storage);
