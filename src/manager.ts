@@ -194,8 +194,9 @@ export class Manager {
 
   /**
    * Tracks segments that appeared since the last scan (opened read-only, in id order). Segments that
-   * vanished from the directory stay tracked. An open failure aborts the scan with its error; two
-   * files naming one segment id are CORRUPT, naming both.
+   * vanished from the directory stay tracked; one that vanishes between the listing and its open is
+   * skipped. Any other open failure aborts the scan with its error; two files naming one segment id
+   * are CORRUPT, naming both.
    */
   async refresh(): Promise<void> {
     this.checkOpen();
@@ -210,7 +211,15 @@ export class Manager {
     found.sort((a, b) => a[0] - b[0]);
     for (const [id, name] of found) {
       if (this.segments.has(id)) continue; // tracked meanwhile by a concurrent refresh
-      const file = await this.storage.open(name, { readOnly: true });
+      let file: StorageFile;
+      try {
+        file = await this.storage.open(name, { readOnly: true });
+      } catch (e) {
+        // Listed, then gone: another process (the writer beside a read-only open) deleted it in
+        // between, after compacting it. Nothing can point into it any more; it is not tracked.
+        if (e instanceof ValueLogError && e.code === 'NOT_FOUND') continue;
+        throw e;
+      }
       const tracked = this.segments.get(id);
       if (tracked === undefined) this.segments.set(id, new Segment(id, name, file));
       else {

@@ -450,6 +450,29 @@ test('close() while compact() waits for its onRemap (called from inside it) does
   await again.close();
 });
 
+test('a read-only open racing the writer\'s compaction: a segment deleted between its listing and its open is skipped, every live value reads', async () => {
+  const storage = new TestStorage();
+  const { log, vals } = await filledLog(storage);
+  let remap: PointerRemap | undefined;
+  // The reader lists the directory; before it opens what it listed, the writer compacts and deletes.
+  const racing: StorageBackend = {
+    list: async () => {
+      const names = await storage.list();
+      if (remap === undefined) remap = await log.compact({ minGarbageRatio: 0.3 });
+      return names;
+    },
+    open: (name, opts) => storage.open(name, opts),
+    remove: (name) => storage.remove(name),
+  };
+  const reader = await ValueLog.open(racing, { readOnly: true });
+  assert.ok(remap !== undefined && remap.compactedSegments.length > 0);
+  for (const id of remap.compactedSegments) assert.not.ok((await storage.list()).includes(segmentFileName(id)), 'the compacted segments are gone');
+  await reader.refresh(); // the segments the copies went to appeared after the listing
+  checkAll(reader, vals, remap);
+  await reader.close();
+  await log.close();
+});
+
 test('a run record that is torn or foreign never counts', async () => {
   const storage = new TestStorage();
   const { log, vals } = await filledLog(storage);
