@@ -104,3 +104,18 @@ export async function writeFile(storage: StorageBackend, name: string, bytes: Ui
   f.write(bytes, 0);
   f.close();
 }
+
+/**
+ * The outcome of lock races (test/fixtures/owner-child.ts `race`): for each of `count` directories,
+ * exactly one racer printed "W <i> true" (it took the stale lock over) and the other "L <i> ...".
+ */
+export function assertOneWinnerEach(outputs: string[], count: number): void {
+  const lines = outputs.flatMap((o) => o.split('\n'));
+  for (let i = 0; i < count; i++) {
+    const won = lines.filter((l) => l.startsWith(`W ${i} `));
+    const lost = lines.filter((l) => l.startsWith(`L ${i} `));
+    if (won.length !== 1 || won[0] !== `W ${i} true` || lost.length !== 1 || !/LOCKED|locked/.test(lost[0]!)) {
+      throw new Error(`dir ${i}: expected one takeover and one LOCKED, got ${won.join(' | ')} / ${lost.join(' | ')}`);
+    }
+  }
+}

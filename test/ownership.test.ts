@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { init, LOCK_FILE_NAME, MemoryStorage, NodeStorage, segmentFileName, encodeFileId, ValueLog, ValueLogError, type StorageBackend, type ValuePtr } from '../src/index.node.js';
 import { crashValue } from './fixtures/crash-values.js';
-import { expectCode, expectCodeAsync, hex, noise, utf8 } from './helpers.js';
+import { assertOneWinnerEach, expectCode, expectCodeAsync, hex, noise, utf8 } from './helpers.js';
 import { runtime, scriptCommand } from './subprocess.js';
 
 await init();
@@ -277,15 +277,7 @@ lock(`two racers take over the same stale lock at once, ${RACES} times: exactly 
     const [r1, r2] = await Promise.all([runChild(['race', String(at), String(gap), ...dirs]), runChild(['race', String(at), String(gap), ...dirs])]);
     assert.is(r1.code, 0, r1.stderr);
     assert.is(r2.code, 0, r2.stderr);
-    const lines = [...r1.out.split('\n'), ...r2.out.split('\n')];
-    for (let i = 0; i < dirs.length; i++) {
-      const won = lines.filter((l) => l.startsWith(`W ${i} `));
-      const lost = lines.filter((l) => l.startsWith(`L ${i} `));
-      assert.is(won.length, 1, `dir ${i}: ${won.join(' | ')} / ${lost.join(' | ')}`);
-      assert.is(won[0], `W ${i} true`, 'the winner took a stale lock over');
-      assert.is(lost.length, 1, `dir ${i}`);
-      assert.match(lost[0]!, /LOCKED|locked/);
-    }
+    assertOneWinnerEach([r1.out, r2.out], dirs.length);
     for (const d of dirs) assert.equal(readdirSync(d).filter((n) => n.startsWith(LOCK_FILE_NAME)), [], 'no lock files left behind');
   } finally {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
