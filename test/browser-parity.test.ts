@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ValuePtr } from '../src/index.js';
 
-import { browser, isOwner, newTab, server, vl, type Page } from './tabs-harness.js';
+import { closeTabs, isOwner, newTab, vl, type Page } from './tabs-harness.js';
 
 /** Values of ~600 bytes: 300 of them fill three 64 KiB segments, so the first ones are sealed. */
 const values = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${tag}-${i}-${'x'.repeat(560 + (i % 97))}`);
@@ -145,9 +145,6 @@ test('compact(): an onRemap that outlives remapTimeoutMs is undone (IO), nothing
   await vl(a, 'close');
 });
 
-test.after(async () => {
-  await browser.close();
-  await server.close();
-});
+test.after(closeTabs);
 
 test.run();

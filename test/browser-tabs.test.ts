@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ValuePtr } from '../src/index.js';
 
-import { browser, isOwner, newTab, server, vl, type Page } from './tabs-harness.js';
+import { closeTabs, isOwner, newTab, vl, type Page } from './tabs-harness.js';
 
 const logName = `tabs-${Date.now().toString(36)}`;
 
@@ -154,9 +154,6 @@ test('a worker that never answers: open() settles with LOCKED within openTimeout
   await next.close();
 });
 
-test.after(async () => {
-  await browser.close();
-  await server.close();
-});
+test.after(closeTabs);
 
 test.run();

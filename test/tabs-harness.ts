@@ -18,16 +18,32 @@ interface ServerModule {
 }
 
 const { startServer, launchChromium } = (await import(new URL('../../test/browser/server.mjs', import.meta.url).href)) as ServerModule;
-export const server = await startServer();
-export const browser = await launchChromium(); // one on-disk profile: the pages share an origin's OPFS
+/**
+ * The server and the Chromium (one on-disk profile: the pages share an origin's OPFS) of the suite
+ * that runs now: started by its first newTab(), ended by closeTabs() in its after hook. Test files
+ * share this module in one process, so each suite gets a session of its own.
+ */
+let session: Promise<{ server: { url: string; close(): Promise<void> }; browser: Browser }> | undefined;
 
 /** Opens test/browser/tabs.html in a new page once its helpers are ready. */
 export async function newTab(): Promise<Page> {
+  session ??= (async () => ({ server: await startServer(), browser: await launchChromium() }))();
+  const { server, browser } = await session;
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   await page.goto(`${server.url}/test/browser/tabs.html`);
   await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
   return page;
+}
+
+/** Ends the current session (its pages with it); the next newTab() starts another. */
+export async function closeTabs(): Promise<void> {
+  const s = session;
+  session = undefined;
+  if (s === undefined) return;
+  const { server, browser } = await s;
+  await browser.close();
+  await server.close();
 }
 
 /** Calls window.vl[method](...args) in the page and unwraps { ok } or throws with the error code. */
