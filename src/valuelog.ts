@@ -3,10 +3,11 @@
 // snapshots that pin the segments they can read. Dictionary compression keeps its dictionaries in a
 // store beside the segments (src/dictionaries.ts) and trains them from a bounded sample of recent values.
 import { DictionaryStore, SampleReservoir, type DamagedDictionary, type DictionaryInfo } from './dictionaries.js';
+import { ForeignDictionaries, type DictionarySource } from './foreign-dictionaries.js';
 import { type CompactionIntent, readIntents, removeIntent, writeIntent } from './compaction.js';
 import { asValueLogError, corrupt, invalidArgument, ValueLogError } from './errors.js';
 import { booleanOption, checkOptionKeys, describe, functionOption, intOption, numberOption } from './options.js';
-import { BlockCodec, decodeFrame, framePrefixLength, type LogRecord } from './format/frame.js';
+import { BlockCodec, decodeFrame, framePrefixLength, type DictLookup, type LogRecord } from './format/frame.js';
 import { decodeRecordHeader, isGroupedRecord, verifyRecordChecksum } from './format/record.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
@@ -122,6 +123,14 @@ export interface ValueLogOptions {
    * header space and append time only for small values (bench/results/frames.md).
    */
   rawFrameBytes?: number;
+  /**
+   * Dictionaries for reading frames whose dictionary the log's store lacks (a log written by the Go
+   * package, or dictionaries kept elsewhere): a Map (or object keyed by decimal id) of id -> zstd
+   * dictionary bytes, or a lookup function asked once per missing id. Used for reading only and
+   * never written to the directory (`valuelog dict import` stores one). Bytes given for an id the
+   * store holds with other bytes are DICT_MISMATCH. See README, "Dictionaries of foreign logs".
+   */
+  dictionaries?: DictionarySource;
 }
 
 export interface PutOptions {
@@ -248,7 +257,7 @@ const MIN_TRAINING_SAMPLES = 8;
 /** 'auto' trains only when LZ4 shows the data compresses at all (observed ratio below this). */
 const AUTO_TRAIN_MAX_LZ4_RATIO = 0.9;
 
-type NormalizedOptions = Required<Omit<ValueLogOptions, 'dictionary'>> & { dictionary: Required<DictionaryOptions> };
+type NormalizedOptions = Required<Omit<ValueLogOptions, 'dictionary' | 'dictionaries'>> & { dictionary: Required<DictionaryOptions>; dictionaries: ForeignDictionaries | undefined };
 
 interface Lane {
   index: number;
@@ -321,6 +330,8 @@ export class ValueLog {
   private lockHandle: StorageLock | undefined;
   /** Read-only: the dictionary file names the store was loaded from (reloaded when they change). */
   private dictNames = '';
+  /** Resolves frames' dictionaries: the store, then options.dictionaries (see foreign-dictionaries.ts). */
+  private readonly dictLookup: DictLookup;
 
   private constructor(
     private readonly storage: StorageBackend,
@@ -329,6 +340,8 @@ export class ValueLog {
     private readonly recovered: SegmentRecovery[],
     private dicts: DictionaryStore,
   ) {
+    const foreign = opts.dictionaries;
+    this.dictLookup = foreign ? foreign.lookupOver(() => this.dicts) : (id) => this.dicts.lookup(id);
     if (this.usesDictionaries()) this.reservoir = new SampleReservoir(opts.dictionary.sampleBytes, MAX_SAMPLE_BYTES);
     if (this.reservoir && dicts.current) this.reservoir.stride = SAMPLE_STRIDE_WITH_DICT;
     this.probe.setBlockCompression(BlockCodec.LZ4, true);
@@ -375,7 +388,8 @@ export class ValueLog {
     try {
       const log = new ValueLog(storage, manager, opts, [], await DictionaryStore.open(storage));
       log.readOnly = true;
-      manager.setDictLookup(log.dicts.lookup);
+      opts.dictionaries?.checkAgainst(log.dicts);
+      manager.setDictLookup(log.dictLookup);
       log.dictNames = dictionaryNames(await storage.list());
       for (const s of manager.segmentInfo()) await log.garbage.load(storage, s.id);
       return log;
@@ -397,8 +411,9 @@ export class ValueLog {
     for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
     const manager = (opened.manager = await Manager.open(storage));
     const dicts = await DictionaryStore.open(storage);
-    manager.setDictLookup(dicts.lookup);
+    opts.dictionaries?.checkAgainst(dicts);
     const log = new ValueLog(storage, manager, opts, plan.recovered, dicts);
+    manager.setDictLookup(log.dictLookup);
     log.lockHandle = lock;
     log.ridCounter = plan.maxRid; // RIDs continue after the largest one in the segments recovery scanned
     await log.loadCompactionRecords();
@@ -594,7 +609,7 @@ export class ValueLog {
     try {
       for (const id of [...set.files.keys()].sort((a, b) => a - b)) {
         const reader = await Reader.open(this.storage, id);
-        reader.setDictLookup(this.dicts.lookup);
+        reader.setDictLookup(this.dictLookup);
         try {
           for (const e of reader) if (!this.garbage.isDead(e.ptr)) yield { ptr: e.ptr, value: e.value! };
         } finally {
@@ -663,8 +678,10 @@ export class ValueLog {
     const names = dictionaryNames(await this.storage.list());
     // A dictionary file being written shows as damaged until it is complete: look again then too.
     if (names !== this.dictNames || this.dicts.damaged().length > 0) {
-      this.dicts = await DictionaryStore.open(this.storage);
-      this.manager.setDictLookup(this.dicts.lookup);
+      const dicts = await DictionaryStore.open(this.storage);
+      this.opts.dictionaries?.checkAgainst(dicts);
+      this.dicts = dicts;
+      this.manager.setDictLookup(this.dictLookup);
       this.dictNames = names;
     }
     for (const s of this.manager.segmentInfo()) await this.garbage.load(this.storage, s.id);
@@ -970,7 +987,7 @@ export class ValueLog {
       reader?.close();
       return asValueLogError(e, 'IO', `opening ${name} for compaction`);
     }
-    reader.setDictLookup(this.dicts.lookup);
+    reader.setDictLookup(this.dictLookup);
     try {
       let frame: ReaderEntry[] = [];
       let frameEnd = 0;
@@ -1425,7 +1442,7 @@ function readVerifiedRecord(file: StorageFile, name: string, frame: ReaderEntry[
 }
 
 /** Every option ValueLog.open knows (unknown keys are refused: a misspelling would silently change behaviour). */
-const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'salvage', 'readOnly', 'bufferSize', 'rawFrameBytes'] as const;
+const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'dictionaries', 'salvage', 'readOnly', 'bufferSize', 'rawFrameBytes'] as const;
 const DICTIONARY_OPTION_KEYS = ['size', 'sampleBytes', 'trainAfterBytes', 'level', 'entropy'] as const;
 const PUT_OPTION_KEYS = ['lane'] as const;
 const COMPACT_OPTION_KEYS = ['minGarbageRatio', 'maxBytes', 'onProgress', 'onRemap'] as const;
@@ -1453,7 +1470,8 @@ function normalizeOptions(options: unknown): NormalizedOptions {
   const trainAfterBytes = intOption(d, 'trainAfterBytes', dw, DEFAULT_TRAIN_AFTER, 0, Number.MAX_SAFE_INTEGER);
   const level = intOption(d, 'level', dw, DEFAULT_DICT_LEVEL, 1, 19);
   const entropy = booleanOption(d, 'entropy', dw, true);
-  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, readOnly, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy } };
+  const dictionaries = ForeignDictionaries.fromOption(o.dictionaries);
+  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, readOnly, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy }, dictionaries };
 }
 
 /** A storage backend is any object with list/open/remove: refuse a path string or a stray value early. */
