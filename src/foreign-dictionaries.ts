@@ -27,7 +27,7 @@ const ZSTD_DICT_MAGIC = [0x37, 0xa4, 0x30, 0xec];
  * The id a zstd-format dictionary carries in its own header (bytes 4..8, little-endian), or
  * undefined for a raw-content dictionary (no magic) or one whose header id is 0 (none).
  */
-export function zstdDictionaryId(bytes: Uint8Array): bigint | undefined {
+function ownDictionaryId(bytes: Uint8Array): bigint | undefined {
   if (bytes.length < 8 || ZSTD_DICT_MAGIC.some((b, i) => bytes[i] !== b)) return undefined;
   const id = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
   return id === 0 ? undefined : BigInt(id);
@@ -37,7 +37,7 @@ export function zstdDictionaryId(bytes: Uint8Array): bigint | undefined {
 function checkDictionaryBytes(bytes: unknown, id: bigint, what: string): Uint8Array {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw invalidArgument(`${what} must be non-empty zstd dictionary bytes (a Uint8Array), got ${describe(bytes)}`);
   if (bytes.length > MAX_DICT_BYTES) throw invalidArgument(`${what} is ${bytes.length} bytes, more than the ${MAX_DICT_BYTES} a dictionary may have`);
-  const own = zstdDictionaryId(bytes);
+  const own = ownDictionaryId(bytes);
   if (own !== undefined && own !== id) throw invalidArgument(`${what} is dictionary ${own} (the id in its header), not ${id}`);
   return bytes;
 }

@@ -17,7 +17,7 @@ import { Manager, type ValueSet } from './manager.js';
 import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js';
 import { checkDeadPointers, GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
-import { DIRTY_MARKER, leftDirty, markClean, markDirty, recoverLanes, type SegmentRecovery } from './recovery.js';
+import { DIRTY_MARKER, leftDirty, markClean, markDirty, recoverLanes, type LaneRecovery, type SegmentRecovery } from './recovery.js';
 import { DICT_HIGHWATER_NAME, parseDictFileName } from './format/dictionary.js';
 import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile, StorageLock } from './storage/types.js';
@@ -407,6 +407,7 @@ export class ValueLog {
     const unclean = lock?.tookOver === true || (await leftDirty(storage));
     const plan = await recoverLanes(storage, opts.lanes, { salvage: opts.salvage, uncleanShutdown: unclean });
     await markDirty(storage); // durable before anything is written (see DIRTY_MARKER)
+    await createFreshSegments(storage, plan);
     const writers = opened.writers;
     for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
     const manager = (opened.manager = await Manager.open(storage));
@@ -611,7 +612,18 @@ export class ValueLog {
         const reader = await Reader.open(this.storage, id);
         reader.setDictLookup(this.dictLookup);
         try {
-          for (const e of reader) if (!this.garbage.isDead(e.ptr)) yield { ptr: e.ptr, value: e.value! };
+          for (;;) {
+            let e: ReaderEntry | undefined;
+            try {
+              e = reader.next();
+            } catch (err) {
+              // Read-only: an incomplete last record (torn, or being written beside us) is where the data ends.
+              if (this.readOnly && err instanceof ValueLogError && err.code === 'UNEXPECTED_EOF') break;
+              throw err;
+            }
+            if (e === undefined) break;
+            if (!this.garbage.isDead(e.ptr)) yield { ptr: e.ptr, value: e.value! };
+          }
         } finally {
           reader.close();
         }
@@ -1328,6 +1340,21 @@ export class ValueLog {
 
 function readOnlyLog(op: string): ValueLogError {
   return invalidArgument(`${op}: the log was opened read-only ({ readOnly: true })`);
+}
+
+/**
+ * Lanes on disk beyond the `lanes` option get no writer, but one that must continue in a fresh
+ * segment (a torn tail was cut, or the previous owner did not close the log) gets it created empty
+ * now: a later open with more lanes then appends there, never at an offset a lost pointer names.
+ */
+async function createFreshSegments(storage: StorageBackend, plan: LaneRecovery): Promise<void> {
+  let created = false;
+  for (const lane of plan.extraLanes) {
+    if (!plan.fresh[lane]) continue;
+    (await storage.open(segmentFileName(encodeFileId(lane, plan.activeSeqs[lane]!)), { create: true })).close();
+    created = true;
+  }
+  if (created) await storage.syncDir?.();
 }
 
 /** What a read-write open has opened or created so far, for undoOpen. */

@@ -641,8 +641,8 @@ async function importDict(dir: string, file: string): Promise<number> {
   } catch (e) {
     throw new CliError(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const id = zstdDictionaryId(bytes);
-  if (id === undefined) throw new CliError(`${file} is not a zstd dictionary with an id (magic 37 a4 30 ec and a non-zero dictionary id in its header)`);
+  const id = bytes.length >= 8 && bytes[0] === 0x37 && bytes[1] === 0xa4 && bytes[2] === 0x30 && bytes[3] === 0xec ? zstdDictionaryId(bytes) : 0;
+  if (id === 0) throw new CliError(`${file} is not a zstd dictionary with an id (magic 37 a4 30 ec and a non-zero dictionary id in its header)`);
   const storage = new NodeStorage(dir);
   const lock = await storage.lock();
   try {
