@@ -194,8 +194,13 @@ export class DictionaryStore {
     for (const e of this.dicts.values()) if (sameDictionaryContent(e.bytes, bytes)) return { id: e.id, created: false };
     const v = id === undefined ? this.nextId() : checkDictId(id);
     if (v <= this.highest) throw invalidArgument(`dictionary id ${v} was already used (ids so far go up to ${this.highest})`);
-    this.highest = v;
+    return this.store(v, bytes);
+  }
+
+  /** Writes `bytes` durably as dictionary `v` (see persist), then makes it usable. */
+  private async store(v: bigint, bytes: Uint8Array): Promise<{ id: bigint; created: boolean }> {
     const file = encodeDictFile(v, bytes); // validates the size
+    if (v > this.highest) this.highest = v;
     const own = bytes.slice();
     // Writes are serialised: the high-water file only ever grows.
     const write = this.writes.then(() => this.persist(v, file));
@@ -225,14 +230,7 @@ export class DictionaryStore {
     for (const d of this.broken.values()) {
       if (d.id === v) throw corrupt(`dictionary ${v} (${d.file}) is damaged (${d.reason}): its id stays taken; nothing imported`);
     }
-    const file = encodeDictFile(v, bytes); // validates the size
-    if (v > this.highest) this.highest = v;
-    const own = bytes.slice();
-    const write = this.writes.then(() => this.persist(v, file));
-    this.writes = write.catch(() => undefined);
-    await write;
-    this.dicts.set(v, { id: v, bytes: own, frames: 0, values: 0 });
-    return { id: v, created: true };
+    return this.store(v, bytes);
   }
 
   private async persist(id: bigint, file: Uint8Array): Promise<void> {
