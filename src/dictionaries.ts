@@ -214,8 +214,13 @@ export class DictionaryStore {
     for (const e of this.dicts.values()) if (sameDictionaryContent(e.bytes, bytes)) return { id: e.id, created: false };
     const v = id === undefined ? this.nextId() : checkDictId(id);
     if (v <= this.highest) throw invalidArgument(`dictionary id ${v} was already used (ids so far go up to ${this.highest})`);
-    this.highest = v;
+    return this.store(v, bytes);
+  }
+
+  /** Writes `bytes` durably as dictionary `v` (see persist), then makes it usable. */
+  private async store(v: bigint, bytes: Uint8Array): Promise<{ id: bigint; created: boolean }> {
     const file = encodeDictFile(v, bytes); // validates the size
+    if (v > this.highest) this.highest = v;
     const own = bytes.slice();
     // Writes are serialised: the high-water file only ever grows.
     const write = this.writes.then(() => this.persist(v, file));
@@ -223,6 +228,29 @@ export class DictionaryStore {
     await write;
     this.dicts.set(v, { id: v, bytes: own, frames: 0, values: 0 });
     return { id: v, created: true };
+  }
+
+  /**
+   * Stores dictionary bytes made elsewhere (a zstd dictionary of a log the Go package wrote) under
+   * the id its frames name. The same bytes already stored under `id` return created: false; other
+   * bytes under `id` are DICT_MISMATCH and a damaged file for `id` is CORRUPT, so an id never comes
+   * to name two contents. Unlike add(), the id may be below ids already used: imported ids are the
+   * foreign log's, and the store never deletes a dictionary file, so an id with no file was never
+   * one any frame of this store could use. The high-water mark is raised to it if it is higher, so
+   * training never allocates it.
+   */
+  async importDictionary(bytes: Uint8Array, id: bigint | number): Promise<{ id: bigint; created: boolean }> {
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw invalidArgument('a dictionary must be non-empty bytes');
+    const v = checkDictId(id);
+    const have = this.dicts.get(v);
+    if (have !== undefined) {
+      if (equalBytes(have.bytes, bytes)) return { id: v, created: false };
+      throw new ValueLogError('DICT_MISMATCH', `valuelog: the store already holds other bytes as dictionary ${v} (${dictFileName(v)}, ${have.bytes.length} bytes; given ${bytes.length}): an id names one dictionary forever`);
+    }
+    for (const d of this.broken.values()) {
+      if (d.id === v) throw corrupt(`dictionary ${v} (${d.file}) is damaged (${d.reason}): its id stays taken; nothing imported`);
+    }
+    return this.store(v, bytes);
   }
 
   private async persist(id: bigint, file: Uint8Array): Promise<void> {
@@ -282,6 +310,12 @@ async function readIfPresent(storage: StorageBackend, name: string, maxBytes: nu
   } finally {
     closeQuietly(f);
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function closeQuietly(f: { close(): void }): void {

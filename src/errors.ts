@@ -3,6 +3,8 @@ export type ErrorCode =
   | 'CORRUPT'
   | 'RECORD_TOO_LARGE'
   | 'MISSING_DICT'
+  /** Dictionary bytes given for an id differ from those the log's store already holds under it. */
+  | 'DICT_MISMATCH'
   | 'MISSING_TEMPLATE'
   | 'SEGMENT_ID_RANGE'
   | 'UNSUPPORTED_BLOCK_CODEC'

@@ -94,6 +94,7 @@ export {
   type FrameCodec,
 } from './valuelog.js';
 export { DictionaryStore, type DictionaryInfo, type DamagedDictionary } from './dictionaries.js';
+export { type DictionarySource } from './foreign-dictionaries.js';
 export {
   dictFileName,
   parseDictFileName,

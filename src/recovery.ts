@@ -290,10 +290,15 @@ export interface RecoverLanesOptions extends RecoverSegmentOptions {
 
 /** Where each lane continues after recovery. */
 export interface LaneRecovery {
-  /** Per lane: the segment sequence number its writer appends to (a fresh one is not created here). */
+  /**
+   * Per lane (indexed by lane: 0..lanes-1 and every lane with a segment on disk, so it may have
+   * holes): the segment sequence number a writer appends to (a fresh one is not created here).
+   */
   activeSeqs: number[];
-  /** Per lane: whether that segment is a fresh one after the lane's last segment. */
+  /** Per lane, as activeSeqs: whether that segment is a fresh one after the lane's last segment. */
   fresh: boolean[];
+  /** Lanes on disk at or above `lanes` (recovered all the same; the caller opens no writer for them). */
+  extraLanes: number[];
   /** Segments whose tails were truncated (or, read-only, would be). */
   recovered: SegmentRecovery[];
   /** Largest RID in the segments scanned. */
@@ -301,7 +306,7 @@ export interface LaneRecovery {
 }
 
 /**
- * Recovers the lanes 0..lanes-1 of a directory. In each lane the segments that may have been
+ * Recovers the lanes 0..lanes-1 of a directory and every other lane that has a segment. In each lane the segments that may have been
  * written last are scanned: the highest one, and below it while the one scanned holds no valid
  * record (empty segments are opened ahead of rotation and as fresh segments). A lane continues in
  * its highest segment, or in a fresh one after it when a torn tail was truncated, the previous
@@ -318,12 +323,15 @@ export async function recoverLanes(storage: StorageBackend, lanes: number, opts:
     if (!byLane.has(lane)) byLane.set(lane, []);
     byLane.get(lane)!.push({ seq, legacy: name !== segmentFileName(id) });
   }
-  const out: LaneRecovery = { activeSeqs: [], fresh: [], recovered: [], maxRid: 0n };
-  for (let lane = 0; lane < lanes; lane++) {
+  const out: LaneRecovery = { activeSeqs: [], fresh: [], extraLanes: [], recovered: [], maxRid: 0n };
+  // Every lane on disk is recovered, whatever `lanes` says: a torn tail of a lane this open does
+  // not write must still go, and its RIDs count for the counter.
+  out.extraLanes = [...byLane.keys()].filter((l) => l >= lanes).sort((a, b) => a - b);
+  for (const lane of [...Array.from({ length: lanes }, (_, i) => i), ...out.extraLanes]) {
     const segs = (byLane.get(lane) ?? []).sort((a, b) => a.seq - b.seq);
     if (segs.length === 0) {
-      out.activeSeqs.push(1);
-      out.fresh.push(false);
+      out.activeSeqs[lane] = 1;
+      out.fresh[lane] = false;
       continue;
     }
     const reports: SegmentRecovery[] = [];
@@ -341,8 +349,8 @@ export async function recoverLanes(storage: StorageBackend, lanes: number, opts:
     const top = segs[segs.length - 1]!;
     const fresh = torn || opts.uncleanShutdown === true || top.legacy;
     if (fresh && top.seq >= MAX_SEQ) throw new ValueLogError('SEGMENT_ID_RANGE', `valuelog: lane ${lane} has no sequence numbers left for a fresh segment after recovery`);
-    out.activeSeqs.push(fresh ? top.seq + 1 : top.seq);
-    out.fresh.push(fresh);
+    out.activeSeqs[lane] = fresh ? top.seq + 1 : top.seq;
+    out.fresh[lane] = fresh;
   }
   return out;
 }

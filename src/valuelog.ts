@@ -3,10 +3,11 @@
 // snapshots that pin the segments they can read. Dictionary compression keeps its dictionaries in a
 // store beside the segments (src/dictionaries.ts) and trains them from a bounded sample of recent values.
 import { DictionaryStore, SampleReservoir, type DamagedDictionary, type DictionaryInfo } from './dictionaries.js';
+import { ForeignDictionaries, type DictionarySource } from './foreign-dictionaries.js';
 import { type CompactionIntent, readIntents, removeIntent, writeIntent } from './compaction.js';
 import { asValueLogError, corrupt, invalidArgument, ValueLogError } from './errors.js';
 import { booleanOption, checkOptionKeys, describe, functionOption, intOption, numberOption } from './options.js';
-import { BlockCodec, decodeFrame, framePrefixLength, type LogRecord } from './format/frame.js';
+import { BlockCodec, decodeFrame, framePrefixLength, type DictLookup, type LogRecord } from './format/frame.js';
 import { decodeRecordHeader, isGroupedRecord, verifyRecordChecksum } from './format/record.js';
 import { FramePreparer } from './frame-preparer.js';
 import { checkValuePtr, ptrKey, type ValuePtr } from './format/pointer.js';
@@ -17,7 +18,7 @@ import { Manager, type ValueSet } from './manager.js';
 import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js';
 import { checkDeadPointers, GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
-import { DIRTY_MARKER, leftDirty, markClean, markDirty, recoverLanes, type SegmentRecovery } from './recovery.js';
+import { DIRTY_MARKER, leftDirty, markClean, markDirty, recoverLanes, type LaneRecovery, type SegmentRecovery } from './recovery.js';
 import { DICT_HIGHWATER_NAME, parseDictFileName } from './format/dictionary.js';
 import { checkedStorage } from './storage/checked.js';
 import type { StorageBackend, StorageFile, StorageLock } from './storage/types.js';
@@ -136,6 +137,14 @@ export interface ValueLogOptions {
    * header space and append time only for small values (bench/results/frames.md).
    */
   rawFrameBytes?: number;
+  /**
+   * Dictionaries for reading frames whose dictionary the log's store lacks (a log written by the Go
+   * package, or dictionaries kept elsewhere): a Map (or object keyed by decimal id) of id -> zstd
+   * dictionary bytes, or a lookup function asked once per missing id. Used for reading only and
+   * never written to the directory (`valuelog dict import` stores one). Bytes given for an id the
+   * store holds with other bytes are DICT_MISMATCH. See README, "Dictionaries of foreign logs".
+   */
+  dictionaries?: DictionarySource;
 }
 
 /** Options of put and putMany. */
@@ -242,7 +251,7 @@ const MIN_TRAINING_SAMPLES = 8;
 /** 'auto' trains only when LZ4 shows the data compresses at all (observed ratio below this). */
 const AUTO_TRAIN_MAX_LZ4_RATIO = 0.9;
 
-type NormalizedOptions = Required<Omit<ValueLogOptions, 'dictionary'>> & { dictionary: Required<DictionaryOptions> };
+type NormalizedOptions = Required<Omit<ValueLogOptions, 'dictionary' | 'dictionaries'>> & { dictionary: Required<DictionaryOptions>; dictionaries: ForeignDictionaries | undefined };
 
 interface Lane {
   index: number;
@@ -333,6 +342,8 @@ export class ValueLog {
   private lockHandle: StorageLock | undefined;
   /** Read-only: the dictionary file names the store was loaded from (reloaded when they change). */
   private dictNames = '';
+  /** Resolves frames' dictionaries: the store, then options.dictionaries (see foreign-dictionaries.ts). */
+  private readonly dictLookup: DictLookup;
 
   private constructor(
     private readonly storage: StorageBackend,
@@ -341,6 +352,8 @@ export class ValueLog {
     private readonly recovered: SegmentRecovery[],
     private dicts: DictionaryStore,
   ) {
+    const foreign = opts.dictionaries;
+    this.dictLookup = foreign ? foreign.lookupOver(() => this.dicts) : (id) => this.dicts.lookup(id);
     if (this.usesDictionaries()) this.reservoir = new SampleReservoir(opts.dictionary.sampleBytes, MAX_SAMPLE_BYTES);
     if (this.reservoir && dicts.current) this.reservoir.stride = SAMPLE_STRIDE_WITH_DICT;
     this.probe.setBlockCompression(BlockCodec.LZ4, true);
@@ -387,7 +400,8 @@ export class ValueLog {
     try {
       const log = new ValueLog(storage, manager, opts, [], await DictionaryStore.open(storage));
       log.readOnly = true;
-      manager.setDictLookup(log.dicts.lookup);
+      opts.dictionaries?.checkAgainst(log.dicts);
+      manager.setDictLookup(log.dictLookup);
       log.dictNames = dictionaryNames(await storage.list());
       for (const s of manager.segmentInfo()) await log.garbage.load(storage, s.id);
       return log;
@@ -405,12 +419,14 @@ export class ValueLog {
     const unclean = lock?.tookOver === true || (await leftDirty(storage));
     const plan = await recoverLanes(storage, opts.lanes, { salvage: opts.salvage, uncleanShutdown: unclean });
     await markDirty(storage); // durable before anything is written (see DIRTY_MARKER)
+    await createFreshSegments(storage, plan);
     const writers = opened.writers;
     for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
     const manager = (opened.manager = await Manager.open(storage));
     const dicts = await DictionaryStore.open(storage);
-    manager.setDictLookup(dicts.lookup);
+    opts.dictionaries?.checkAgainst(dicts);
     const log = new ValueLog(storage, manager, opts, plan.recovered, dicts);
+    manager.setDictLookup(log.dictLookup);
     log.lockHandle = lock;
     log.ridCounter = plan.maxRid; // RIDs continue after the largest one in the segments recovery scanned
     await log.loadCompactionRecords();
@@ -606,9 +622,20 @@ export class ValueLog {
     try {
       for (const id of [...set.files.keys()].sort((a, b) => a - b)) {
         const reader = await Reader.open(this.storage, id);
-        reader.setDictLookup(this.dicts.lookup);
+        reader.setDictLookup(this.dictLookup);
         try {
-          for (const e of reader) if (!this.garbage.isDead(e.ptr)) yield { ptr: e.ptr, value: e.value! };
+          for (;;) {
+            let e: ReaderEntry | undefined;
+            try {
+              e = reader.next();
+            } catch (err) {
+              // Read-only: an incomplete last record (torn, or being written beside us) is where the data ends.
+              if (this.readOnly && err instanceof ValueLogError && err.code === 'UNEXPECTED_EOF') break;
+              throw err;
+            }
+            if (e === undefined) break;
+            if (!this.garbage.isDead(e.ptr)) yield { ptr: e.ptr, value: e.value! };
+          }
         } finally {
           reader.close();
         }
@@ -675,8 +702,10 @@ export class ValueLog {
     const names = dictionaryNames(await this.storage.list());
     // A dictionary file being written shows as damaged until it is complete: look again then too.
     if (names !== this.dictNames || this.dicts.damaged().length > 0) {
-      this.dicts = await DictionaryStore.open(this.storage);
-      this.manager.setDictLookup(this.dicts.lookup);
+      const dicts = await DictionaryStore.open(this.storage);
+      this.opts.dictionaries?.checkAgainst(dicts);
+      this.dicts = dicts;
+      this.manager.setDictLookup(this.dictLookup);
       this.dictNames = names;
     }
     for (const s of this.manager.segmentInfo()) await this.garbage.load(this.storage, s.id);
@@ -1003,7 +1032,7 @@ export class ValueLog {
       reader?.close();
       return asValueLogError(e, 'IO', `opening ${name} for compaction`);
     }
-    reader.setDictLookup(this.dicts.lookup);
+    reader.setDictLookup(this.dictLookup);
     try {
       let frame: ReaderEntry[] = [];
       let frameEnd = 0;
@@ -1346,6 +1375,21 @@ function readOnlyLog(op: string): ValueLogError {
   return invalidArgument(`${op}: the log was opened read-only ({ readOnly: true })`);
 }
 
+/**
+ * Lanes on disk beyond the `lanes` option get no writer, but one that must continue in a fresh
+ * segment (a torn tail was cut, or the previous owner did not close the log) gets it created empty
+ * now: a later open with more lanes then appends there, never at an offset a lost pointer names.
+ */
+async function createFreshSegments(storage: StorageBackend, plan: LaneRecovery): Promise<void> {
+  let created = false;
+  for (const lane of plan.extraLanes) {
+    if (!plan.fresh[lane]) continue;
+    (await storage.open(segmentFileName(encodeFileId(lane, plan.activeSeqs[lane]!)), { create: true })).close();
+    created = true;
+  }
+  if (created) await storage.syncDir?.();
+}
+
 /** What a read-write open has opened or created so far, for undoOpen. */
 interface Opened {
   writers: Writer[];
@@ -1458,7 +1502,7 @@ function readVerifiedRecord(file: StorageFile, name: string, frame: ReaderEntry[
 }
 
 /** Every option ValueLog.open knows (unknown keys are refused: a misspelling would silently change behaviour). */
-const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'salvage', 'readOnly', 'bufferSize', 'rawFrameBytes'] as const;
+const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'dictionaries', 'salvage', 'readOnly', 'bufferSize', 'rawFrameBytes'] as const;
 const DICTIONARY_OPTION_KEYS = ['size', 'sampleBytes', 'trainAfterBytes', 'level', 'entropy'] as const;
 const PUT_OPTION_KEYS = ['lane'] as const;
 const COMPACT_OPTION_KEYS = ['minGarbageRatio', 'maxBytes', 'onProgress', 'onRemap'] as const;
@@ -1486,7 +1530,8 @@ function normalizeOptions(options: unknown): NormalizedOptions {
   const trainAfterBytes = intOption(d, 'trainAfterBytes', dw, DEFAULT_TRAIN_AFTER, 0, Number.MAX_SAFE_INTEGER);
   const level = intOption(d, 'level', dw, DEFAULT_DICT_LEVEL, 1, 19);
   const entropy = booleanOption(d, 'entropy', dw, true);
-  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, readOnly, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy } };
+  const dictionaries = ForeignDictionaries.fromOption(o.dictionaries);
+  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, readOnly, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy }, dictionaries };
 }
 
 /** A storage backend is any object with list/open/remove: refuse a path string or a stray value early. */

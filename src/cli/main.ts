@@ -24,6 +24,7 @@ import {
   trainDictionary,
   ValueLog,
   ValueLogError,
+  zstdDictionaryId,
   type Compression,
   type StorageBackend,
 } from '../index.node.js';
@@ -50,11 +51,15 @@ const USAGE = `usage: valuelog <command> [options]
   train-dict <dir> --add --size BYTES [--out FILE] [--samples N]
                                 the same, stored in the log's dictionary store under its next id
                                 (the log must not be open elsewhere); 'zstd-dict' logs then use it
+  dict import <dir> <file>      store a zstd dictionary file (e.g. one a Go-written log needs) in the
+                                log's dictionary store under the id in its header; the same bytes
+                                again change nothing, other bytes for a stored id are refused
+                                (the log must not be open elsewhere)
   demo [--keep | --dir DIR]     the demo on ValueLog (also: npm run demo); --keep or --dir keeps its
                                 logs and prints CLI commands to try on them
 
   inspect, verify, dump and stats only read (they take no lock and work beside a process that has
-  the log open); compact and train-dict --add need the log closed elsewhere.
+  the log open); compact, train-dict --add and dict import need the log closed elsewhere.
 `;
 
 class UsageError extends Error {}
@@ -70,6 +75,7 @@ const COMMAND_FLAGS: Record<string, { value: string[]; boolean: string[]; args: 
   stats: { value: [], boolean: [], args: 1 },
   compact: { value: ['min-garbage-ratio', 'max-bytes', 'remap', 'compression'], boolean: [], args: 1 },
   'train-dict': { value: ['id', 'size', 'out', 'samples'], boolean: ['add'], args: 1 },
+  dict: { value: [], boolean: [], args: 3 },
   demo: { value: ['dir'], boolean: ['keep'], args: 0 },
 };
 
@@ -627,6 +633,28 @@ async function trainFrom(storage: NodeStorage, add: boolean, id: number | undefi
   return 0;
 }
 
+/** `dict import`: a zstd dictionary file into the store under its own (header) id, under the log's lock. */
+async function importDict(dir: string, file: string): Promise<number> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const id = bytes.length >= 8 && bytes[0] === 0x37 && bytes[1] === 0xa4 && bytes[2] === 0x30 && bytes[3] === 0xec ? zstdDictionaryId(bytes) : 0;
+  if (id === 0) throw new CliError(`${file} is not a zstd dictionary with an id (magic 37 a4 30 ec and a non-zero dictionary id in its header)`);
+  const storage = new NodeStorage(dir);
+  const lock = await storage.lock();
+  try {
+    const store = await DictionaryStore.open(storage);
+    const r = await store.importDictionary(bytes, id);
+    console.log(r.created ? `imported ${file} as dictionary ${id} (${dictFileName(id)}, ${bytes.length} bytes)` : `the store already holds these bytes as dictionary ${id}: nothing changed`);
+    return 0;
+  } finally {
+    await lock.release();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) {
@@ -656,6 +684,9 @@ async function main(argv: string[]): Promise<number> {
     // compact opens the log read-write, which would create it: a missing directory is an error.
     case 'compact': return compact(existingDir(pos[0]!, 'compact'), flags);
     case 'train-dict': return trainDict(existingDir(pos[0]!, 'train-dict'), flags);
+    case 'dict':
+      if (pos[0] !== 'import') throw new UsageError(`dict: unknown subcommand ${JSON.stringify(pos[0])} (dict import <dir> <file>)`);
+      return importDict(existingDir(pos[1]!, 'dict import'), pos[2]!);
     default: await runDemo({ keep: flags.has('keep'), ...(flags.has('dir') ? { dir: flags.get('dir')![0]! } : {}) }); return 0;
   }
 }
