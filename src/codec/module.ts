@@ -12,6 +12,8 @@ export interface WasmExports {
   vl_malloc(n: number): number;
   vl_free(p: number): void;
   vl_crc32c(crc: number, p: number, n: number): number;
+  vl_crc32c_tables(crc: number, p: number, n: number): number;
+  vl_crc32c_set_kernel(kind: number): void;
   vl_lz4_compress_bound(n: number): number;
   vl_lz4_compress(src: number, n: number, dst: number, cap: number): number;
   vl_lz4_decompress(src: number, n: number, dst: number, dstLen: number): number;
@@ -106,7 +108,43 @@ async function load(): Promise<void> {
   mem = ex.memory;
   ex._initialize?.();
   if (ex.vl_zstd_init() !== 0) throw new ValueLogError('IO', 'valuelog: zstd contexts could not be created');
+  crcKernel = defaultCrcKernel();
+  ex.vl_crc32c_set_kernel(CRC_KERNELS.indexOf(crcKernel));
   exportsRef = ex;
+}
+
+/**
+ * The two long-input CRC-32C kernels of the module (docs/CRC32C.md): 'shuffle' keeps recent
+ * vectors in registers and combines them with byte shuffles; 'load' keeps them in a buffer and
+ * reads them back with unaligned loads.
+ */
+export type CrcKernel = 'shuffle' | 'load';
+const CRC_KERNELS: readonly CrcKernel[] = ['shuffle', 'load'];
+
+/**
+ * The rule init() applies: 'load' on JavaScriptCore (Bun, and Safari or any other WebKit browser,
+ * recognised by an "AppleWebKit" user agent without a "Chrome/" token, which every Chromium build
+ * carries), where a two-input byte shuffle costs three instructions; 'shuffle' everywhere else
+ * (V8: Node, Deno, Chromium), where it is one.
+ */
+export function defaultCrcKernel(): CrcKernel {
+  const g = globalThis as { Bun?: unknown; navigator?: { userAgent?: string } };
+  if (g.Bun !== undefined) return 'load';
+  const ua = g.navigator?.userAgent ?? '';
+  return /AppleWebKit/.test(ua) && !/Chrome\//.test(ua) ? 'load' : 'shuffle';
+}
+
+let crcKernel: CrcKernel = 'shuffle';
+
+/** Selects the long-input CRC-32C kernel (tests and benchmarks; init() picks by defaultCrcKernel()). */
+export function setCrcKernel(kind: CrcKernel): void {
+  wasm().vl_crc32c_set_kernel(CRC_KERNELS.indexOf(kind));
+  crcKernel = kind;
+}
+
+/** The long-input CRC-32C kernel in use. */
+export function currentCrcKernel(): CrcKernel {
+  return crcKernel;
 }
 
 /** Scratch regions above this size are returned to the module's allocator after each call. */
