@@ -308,6 +308,8 @@ export class ValueLog {
   /** close() has begun. */
   private closing = false;
   private closeRun: Promise<void> | undefined;
+  /** Active segments this open created (see removeUnusedSegments). */
+  private readonly createdAtOpen = new Set<number>();
   /** compact() is waiting for its onRemap. */
   private inOnRemap = false;
   private puts = 0;
@@ -428,6 +430,7 @@ export class ValueLog {
     const log = new ValueLog(storage, manager, opts, plan.recovered, dicts);
     manager.setDictLookup(log.dictLookup);
     log.lockHandle = lock;
+    for (const w of writers) if (opened.existing?.has(segmentFileName(w.fileId)) === false) log.createdAtOpen.add(w.fileId);
     log.ridCounter = plan.maxRid; // RIDs continue after the largest one in the segments recovery scanned
     await log.loadCompactionRecords();
     const tracked = new Set(manager.segmentInfo().map((x) => x.id));
@@ -812,6 +815,23 @@ export class ValueLog {
     }
     await this.manager.close();
     if (err !== undefined) throw err;
+    await this.removeUnusedSegments();
+  }
+
+  /**
+   * A segment file this open created for a lane that never received a value goes again at a clean
+   * close, so that opening a directory (a foreign log, say) and closing it without writing leaves it
+   * as it was. Safe: nothing was put there, so no pointer, committed or not, names it. A failure to
+   * remove leaves an empty segment, which every later open reads as empty.
+   */
+  private async removeUnusedSegments(): Promise<void> {
+    const unused = this.lanes.filter((l) => l.writer.size === 0 && this.createdAtOpen.has(l.writer.fileId));
+    try {
+      for (const l of unused) await this.storage.remove(segmentFileName(l.writer.fileId));
+      if (unused.length > 0) await this.storage.syncDir?.();
+    } catch {
+      // an empty segment left behind is harmless (see above)
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

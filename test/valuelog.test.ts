@@ -44,6 +44,23 @@ test('put, get before and after commit, putMany, close and reopen', async () => 
   assert.ok(later.offset > many[299]!.offset);
 });
 
+test('open then close without writing leaves the directory as it was; a lane that got values keeps its segment', async () => {
+  const storage = new MemoryStorage();
+  const log = await ValueLog.open(storage, { lanes: 3 });
+  assert.ok((await storage.list()).includes(segmentFileName(encodeFileId(2, 1))), 'the active segments exist while open');
+  await log.close();
+  assert.equal(await storage.list(), [], 'no segment, marker or lock file left');
+  const again = await ValueLog.open(storage, { lanes: 3 });
+  const ptr = again.put(utf8('kept'), { lane: 1 });
+  await again.close();
+  assert.equal(await storage.list(), [segmentFileName(encodeFileId(1, 1))]);
+  const before = new Set(await storage.list());
+  const third = await ValueLog.open(storage, { lanes: 3 });
+  assert.equal(third.get(ptr), utf8('kept'));
+  await third.close();
+  assert.equal(new Set(await storage.list()), before, 'a segment that existed before the open stays, empty or not');
+});
+
 test('putMany groups values into frames; compression round-trips', async () => {
   for (const compression of ['none', 'snappy', 'lz4'] as const) {
     const storage = new MemoryStorage();
