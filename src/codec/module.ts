@@ -3,7 +3,7 @@
 // that Node, Deno, Bun, pages and workers all load it the same way, with no fetch and no bundler setup.
 import { copyBytes } from '../alloc.js';
 import { ValueLogError } from '../errors.js';
-import { WASM_BASE64 } from './wasm-binary.js';
+import { WASM_BASE64, WASM_BYTES } from './wasm-binary.js';
 
 export interface WasmExports {
   /** The module's memory (structurally typed, so the declarations need no WebAssembly lib types). */
@@ -99,8 +99,17 @@ function wasiImports(module: WebAssembly.Module, memory: () => WasmExports['memo
   return { wasi_snapshot_preview1: fns as unknown as WebAssembly.ModuleImports };
 }
 
+/** The module's bytes: WASM_BASE64 is the module deflated (zlib format), inflated here by the platform. */
+async function moduleBytes(): Promise<Uint8Array<ArrayBuffer>> {
+  const packed = decodeBase64(WASM_BASE64);
+  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream('deflate'));
+  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  if (bytes.length !== WASM_BYTES) throw new ValueLogError('IO', `valuelog: the inlined WebAssembly module inflated to ${bytes.length} bytes, expected ${WASM_BYTES}`);
+  return bytes;
+}
+
 async function load(): Promise<void> {
-  const bytes = decodeBase64(WASM_BASE64);
+  const bytes = await moduleBytes();
   const module = await WebAssembly.compile(bytes);
   let mem: WasmExports['memory'] | undefined;
   const instance = await WebAssembly.instantiate(module, wasiImports(module, () => mem!));
