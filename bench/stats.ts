@@ -38,3 +38,33 @@ export function fmtNum(n: number): string {
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
   return n.toFixed(0);
 }
+
+/** Latency percentiles of samples that each cover `per` operations (1 = each operation on its own). */
+export interface SampledLatency extends Latency {
+  per: number;
+}
+
+/** Latency samples in ns, each the mean over `per` operations. */
+export class Samples {
+  private xs: number[] = [];
+  /** `per`: operations each sample covers. */
+  constructor(readonly per: number) {}
+  /** Adds one sample (ns). */
+  push(ns: number): void {
+    this.xs.push(ns);
+  }
+  /** The percentiles of the samples so far. */
+  lat(): SampledLatency {
+    return { ...latency(this.xs), per: this.per };
+  }
+}
+
+/** MB/s (10^6 bytes per second) of `bytes` moved in `ms` milliseconds. */
+export function mbPerSec(bytes: number, ms: number): number {
+  return bytes / 1e3 / ms;
+}
+
+/** A value size for tables: '100 B', '4 KiB'. */
+export function sizeName(bytes: number): string {
+  return bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`;
+}
