@@ -9,6 +9,7 @@ import { fmtNs, fmtNum, percentile } from './stats.js';
 
 export { fmtNs, fmtNum, mbPerSec, median, percentile, latency, Samples, sizeName, type Latency, type SampledLatency } from './stats.js';
 
+/** One contender's figures from `measure`. */
 export interface Measurement {
   name: string;
   nsPerOp: number;
@@ -19,6 +20,7 @@ export interface Measurement {
   bytesPerOp: number;
 }
 
+/** One operation `measure` times, under a name. */
 export interface Contender {
   name: string;
   /** One operation; returns something so the JIT cannot drop the work. */
@@ -74,6 +76,7 @@ export function measure(contenders: Contender[], msPerContender = 600, rounds = 
   });
 }
 
+/** The last result of a measured operation, so that the JIT cannot prove the work unused. */
 export function keepAlive(): unknown {
   return sink;
 }
@@ -93,6 +96,7 @@ export function table(title: string, rows: Measurement[], extra: Record<string, 
   return lines.join('\n');
 }
 
+/** CPU count and model, memory, OS and Node version, for the head of a report. */
 export function machineInfo(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()} ${arch()}; Node ${process.versions.node} (V8 ${process.versions.v8})`;

@@ -14,6 +14,7 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+/** Percentiles of a set of samples, and how many there were. */
 export interface Latency {
   p50: number;
   p99: number;
@@ -27,12 +28,14 @@ export function latency(samples: readonly number[]): Latency {
   return { p50: percentile(s, 50), p99: percentile(s, 99), p999: percentile(s, 99.9), samples: s.length };
 }
 
+/** A duration in ns as '812 ns', '3.20 µs' or '1.05 ms'. */
 export function fmtNs(ns: number): string {
   if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
   if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`;
   return `${ns.toFixed(0)} ns`;
 }
 
+/** A count as '950', '12.5 k' or '3.10 M'. */
 export function fmtNum(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;

@@ -40,10 +40,12 @@ export class ReadContext {
   readonly kept: Kept[];
   /** Values per timed scan sample (~256 KiB of payload). */
   readonly group: number;
+  /** The values the load wrote, to verify against. */
   readonly ds: Dataset;
   /** Set by `start()`. */
   rss!: RssPeak;
 
+  /** `task`: what the orchestrator asked this read child to do. */
   constructor(readonly task: ReadTask) {
     this.ds = dataset(task.work, task.params);
     this.total = this.ds.count('none');

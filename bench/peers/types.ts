@@ -35,9 +35,11 @@ export interface Params {
   /** Random reads per read run (fixed sizes), at most this many bytes' worth. */
   reads: number;
   readBytes: number;
+  /** Random reads per JSON read run. */
   jsonReads: number;
   /** Reads through classic-level's asynchronous get(). */
   asyncReads: number;
+  /** Runs per figure (the report shows medians over them). */
   runs: number;
 }
 
