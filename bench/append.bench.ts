@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as current from '../src/index.node.js';
 import { noise } from '../test/helpers.js';
-import { median } from './harness.js';
+import { mbPerSec, median } from './harness.js';
 
 type Lib = typeof current;
 const quick = process.argv.includes('--quick');
@@ -57,7 +57,7 @@ async function logRun(lib: Lib, size: number, values: Uint8Array[]): Promise<num
     }
     const ms = performance.now() - t0;
     await log.close();
-    return (count * size) / 1e3 / ms;
+    return mbPerSec(count * size, ms);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@
 // transaction per read, and the limit: sync-handle reads of the same bytes from a raw file. Progress and the result go to the page by postMessage.
 import { init, OpfsStorage, SeededRandom, ValueLog, type ValuePtr } from '../src/index.js';
 import { noise } from '../test/helpers.js';
-import { latency, median, type Latency } from './stats.js';
+import { latency, mbPerSec, median, type Latency } from './stats.js';
 
 export interface BrowserBenchParams {
   sizes: number[];
@@ -374,14 +374,14 @@ async function run(p: BrowserBenchParams): Promise<BrowserBenchResult> {
         const stored = c.startsWith('idb') ? 0 : (await usage()) - before; // IndexedDB is dropped inside idbRun
         await clearOpfs();
         runs[c].push({ ...t, stored });
-        log(`  ${size} B run ${r + 1}/${p.runs} ${c}: ${((count * size) / 1e3 / t.ms).toFixed(0)} MB/s\n`);
+        log(`  ${size} B run ${r + 1}/${p.runs} ${c}: ${mbPerSec(count * size, t.ms).toFixed(0)} MB/s\n`);
       }
     }
     const writes = Object.fromEntries(
       WRITE_CASES.map((c) => {
         const rs = runs[c];
         const fig: WriteFigure = {
-          mbs: median(rs.map((x) => (count * size) / 1e3 / x.ms)),
+          mbs: median(rs.map((x) => mbPerSec(count * size, x.ms))),
           ops: median(rs.map((x) => (count * 1e3) / x.ms)),
           commit: latency(rs.flatMap((x) => x.commits)),
           storedBytes: median(rs.map((x) => x.stored)),

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fmtNum, machineInfo } from './harness.js';
+import { fmtNum, machineInfo, sizeName as kib } from './harness.js';
 import type { BrowserBenchParams, BrowserBenchResult, ReadCase, WriteCase } from './browser-worker.js';
 
 const quick = process.argv.includes('--quick');
@@ -104,7 +104,6 @@ try {
 
 const totalSeconds = (performance.now() - started) / 1000;
 const out: string[] = [];
-const kib = (n: number) => (n >= 1024 ? `${n / 1024} KiB` : `${n} B`);
 const x = (a: number, b: number) => `${(a / b).toFixed(2)}`;
 const date = new Date().toISOString().slice(0, 10);
 const WRITE_NAMES: Record<WriteCase, string> = {

@@ -2,11 +2,14 @@
 // not distort sub-microsecond operations; reports the median ns/op, p50/p99 of batch means, ops/s
 // and MB/s. Several rounds are interleaved across the contenders of one case so that drift on a busy
 // VM hits all of them alike.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fmtNs, fmtNum, percentile } from './stats.js';
 
-export { fmtNs, fmtNum, median, percentile, latency, type Latency } from './stats.js';
+export { fmtNs, fmtNum, mbPerSec, median, percentile, latency, Samples, sizeName, type Latency, type SampledLatency } from './stats.js';
 
+/** One contender's figures from `measure`. */
 export interface Measurement {
   name: string;
   nsPerOp: number;
@@ -17,6 +20,7 @@ export interface Measurement {
   bytesPerOp: number;
 }
 
+/** One operation `measure` times, under a name. */
 export interface Contender {
   name: string;
   /** One operation; returns something so the JIT cannot drop the work. */
@@ -72,6 +76,7 @@ export function measure(contenders: Contender[], msPerContender = 600, rounds = 
   });
 }
 
+/** The last result of a measured operation, so that the JIT cannot prove the work unused. */
 export function keepAlive(): unknown {
   return sink;
 }
@@ -91,7 +96,54 @@ export function table(title: string, rows: Measurement[], extra: Record<string, 
   return lines.join('\n');
 }
 
+/** CPU count and model, memory, OS and Node version, for the head of a report. */
 export function machineInfo(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()} ${arch()}; Node ${process.versions.node} (V8 ${process.versions.v8})`;
+}
+
+/** The peak resident set size of this process over a timed phase, sampled by the caller. */
+export class RssPeak {
+  /** The highest RSS sampled so far, in bytes. */
+  peak: number;
+  /** The RSS when the phase started, in bytes. */
+  readonly start: number;
+  private last = 0;
+  constructor() {
+    this.start = process.memoryUsage.rss();
+    this.peak = this.start;
+  }
+  /** Samples RSS at most every 5 ms of wall time (`now` from performance.now()). */
+  maybe(now: number): void {
+    if (now - this.last >= 5) {
+      this.last = now;
+      const r = process.memoryUsage.rss();
+      if (r > this.peak) this.peak = r;
+    }
+  }
+  /** Samples RSS now. */
+  now(): void {
+    const r = process.memoryUsage.rss();
+    if (r > this.peak) this.peak = r;
+  }
+}
+
+/** The sizes of every file under `dir`, recursively, in bytes. */
+export function dirBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    const st = statSync(join(dir, name));
+    total += st.isDirectory() ? dirBytes(join(dir, name)) : st.size;
+  }
+  return total;
+}
+
+/** Bytes this process caused to be sent to the storage layer (Linux /proc/self/io), or undefined. */
+export function ioWriteBytes(): number | undefined {
+  try {
+    const m = /write_bytes:\s*(\d+)/.exec(readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { encodeFileId, init, Manager, NodeStorage, SeededRandom, wasmMemoryBytes, Writer, type ValuePtr } from '../src/index.node.js';
 import { noise } from '../test/helpers.js';
-import { fmtNum, machineInfo, median } from './harness.js';
+import { fmtNum, machineInfo, mbPerSec, median } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const json = process.argv.includes('--json');
@@ -81,7 +81,7 @@ async function appendRun(size: number, total: number, values: Uint8Array[], mode
       w.close();
     }
     const ms = performance.now() - t0;
-    return (count * size) / 1e3 / ms;
+    return mbPerSec(count * size, ms);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -202,7 +202,7 @@ async function memoryRun(): Promise<{ bytes: number; peakRss: number; startRss: 
     w.close();
     const ms = performance.now() - t0;
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    return { bytes: written, peakRss, startRss, wasm: wasmMemoryBytes(), mbs: written / 1e3 / ms };
+    return { bytes: written, peakRss, startRss, wasm: wasmMemoryBytes(), mbs: mbPerSec(written, ms) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmtNum, machineInfo } from './harness.js';
+import { fmtNum, machineInfo, sizeName as kib } from './harness.js';
 import type { LogBenchJson } from './log.bench.js';
 
 const quick = process.argv.includes('--quick');
@@ -49,7 +49,6 @@ for (const rt of runtimes) {
 
 const ok = results.filter((x) => x.r !== undefined) as Array<{ name: string; r: LogBenchJson; seconds: number }>;
 const sizes = ok[0]?.r.appends.map((a) => a.size) ?? [];
-const kib = (n: number) => (n >= 1024 ? `${n / 1024} KiB` : `${n} B`);
 const mb = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(0));
 const rows: Array<[string, (r: LogBenchJson) => string]> = [];
 for (const size of sizes) {
