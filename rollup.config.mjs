@@ -23,6 +23,14 @@ export function thirdPartyLicenses() {
   const version = [part('MAJOR'), part('MINOR'), part('RELEASE')];
   if (version.includes(undefined)) throw new Error('rollup: the zstd amalgamation has no ZSTD_VERSION_* defines');
   const text = (f) => readFileSync(`licenses/${f}`, 'utf8').trimEnd();
+  // zstd's BSD licence text, read from the pinned npm package zstddec (whose LICENSE carries it),
+  // and the copyright line of the amalgamation that is compiled in.
+  const zstddec = readFileSync('node_modules/zstddec/LICENSE', 'utf8');
+  const bsdAt = zstddec.indexOf('BSD License');
+  if (bsdAt < 0 || !zstddec.includes('For Zstandard software', bsdAt)) throw new Error('rollup: node_modules/zstddec/LICENSE no longer carries the zstd BSD licence');
+  const holder = zstd.match(/^ \* (Copyright \(c\) .+)$/m)?.[1]?.trim();
+  if (holder === undefined) throw new Error('rollup: no copyright line in the zstd amalgamation');
+  const zstdLicence = zstddec.slice(bsdAt).trimEnd();
   return `# Third-party code in valuelog
 
 valuelog itself is MIT licensed (see LICENSE). Its WebAssembly module, which every bundle in
@@ -33,10 +41,12 @@ from the following third-party code.
 
 Compressed frames, dictionaries and dictionary training. The single-file amalgamation of the
 pinned npm package @cloudpss/zstd is compiled in; it includes xxHash (same authors, same licence).
-zstd is dual-licensed BSD-3-Clause or GPLv2; valuelog uses it under the BSD licence:
+zstd is dual-licensed BSD-3-Clause or GPLv2; valuelog uses it under the BSD licence. The source
+compiled in says: "${holder} All rights reserved."
+The licence (zstd's LICENSE file, as the npm package zstddec ships it):
 
 \`\`\`text
-${text('zstd.txt')}
+${zstdLicence}
 \`\`\`
 
 ## wasi-libc (memory, string and stdio functions linked into the module)
