@@ -8,6 +8,7 @@
 import { crc32c } from './codec/codecs.js';
 import { asValueLogError, ValueLogError } from './errors.js';
 import { decodeFrame, decodeFramePrefix, framePrefixLength } from './format/frame.js';
+import { decodeDirtyMarker, encodeDirtyMarker, MAX_DIRTY_MARKER_BYTES } from './format/dirty-marker.js';
 import { decodeFileId, encodeFileId, MAX_SEQ, segmentFileName, segmentFiles } from './format/segment.js';
 import { FRAME_HEADER_SIZE, HEADER_SIZE, MAX_FRAME_K, RECORD_FLAG_GROUPED, VERSION } from './limits.js';
 import type { StorageBackend, StorageFile } from './storage/types.js';
@@ -378,11 +379,59 @@ export async function leftDirty(storage: StorageBackend): Promise<boolean> {
   }
 }
 
-/** Creates the marker durably; called before the first write of a read-write open. */
-export async function markDirty(storage: StorageBackend): Promise<void> {
+/**
+ * Creates (or rewrites) the marker durably, before a read-write open hands out its first pointer.
+ * `reserved` names the segment files the open may hand out pointers into before they exist (they
+ * are created on their first write, see storage/deferred.ts): a crash before then leaves no file, and
+ * the next open must still never give those ids to other values (createReservedSegments).
+ */
+export async function markDirty(storage: StorageBackend, reserved: readonly number[] = []): Promise<void> {
+  const bytes = encodeDirtyMarker(reserved);
   const f = await storage.open(DIRTY_MARKER, { create: true });
-  f.close();
+  try {
+    if (f.size() !== bytes.length || bytes.length > 0) {
+      f.truncate(0);
+      if (bytes.length > 0) f.write(bytes, 0);
+      f.flush();
+    }
+  } finally {
+    f.close();
+  }
   await storage.syncDir?.();
+}
+
+/**
+ * After an unclean shutdown: the segment files the marker reserves that do not exist are created
+ * (empty, durably) before recovery plans the lanes, so that each lane continues after them and no
+ * pointer the crashed owner handed out names another value later. A marker that is not complete was
+ * being written when the owner crashed inside open(): it reserved nothing that was handed out.
+ */
+export async function createReservedSegments(storage: StorageBackend): Promise<number[]> {
+  let bytes: Uint8Array;
+  try {
+    const f = await storage.open(DIRTY_MARKER, { readOnly: true });
+    try {
+      const size = f.size();
+      if (size > MAX_DIRTY_MARKER_BYTES) return [];
+      bytes = new Uint8Array(size);
+      if (f.read(bytes, 0) !== size) return [];
+    } finally {
+      f.close();
+    }
+  } catch (e) {
+    if (e instanceof ValueLogError && e.code === 'NOT_FOUND') return [];
+    throw asValueLogError(e, 'IO', `reading ${DIRTY_MARKER}`);
+  }
+  const reserved = decodeDirtyMarker(bytes) ?? [];
+  const present = new Set(segmentFiles(await storage.list()).keys());
+  const created: number[] = [];
+  for (const id of reserved) {
+    if (present.has(id)) continue;
+    (await storage.open(segmentFileName(id), { create: true })).close();
+    created.push(id);
+  }
+  if (created.length > 0) await storage.syncDir?.();
+  return created;
 }
 
 /** Removes the marker durably; called by a close() that made everything durable. */

@@ -18,9 +18,10 @@ import { Manager, type ValueSet } from './manager.js';
 import { AutoCodecChooser, chooseBlockGroupK, type AutoCodec } from './policy.js';
 import { checkDeadPointers, GarbageTracker } from './garbage.js';
 import { Reader, type ReaderEntry } from './reader.js';
-import { DIRTY_MARKER, leftDirty, markClean, markDirty, recoverLanes, type LaneRecovery, type SegmentRecovery } from './recovery.js';
+import { createReservedSegments, DIRTY_MARKER, leftDirty, markClean, markDirty, recoverLanes, type LaneRecovery, type SegmentRecovery } from './recovery.js';
 import { DICT_HIGHWATER_NAME, parseDictFileName } from './format/dictionary.js';
 import { checkedStorage } from './storage/checked.js';
+import { DeferredCreationStorage } from './storage/deferred.js';
 import type { StorageBackend, StorageFile, StorageLock } from './storage/types.js';
 import { DEFAULT_WRITER_BUFFER, stoppedError, Writer } from './writer.js';
 
@@ -308,8 +309,6 @@ export class ValueLog {
   /** close() has begun. */
   private closing = false;
   private closeRun: Promise<void> | undefined;
-  /** Active segments this open created (see removeUnusedSegments). */
-  private readonly createdAtOpen = new Set<number>();
   /** compact() is waiting for its onRemap. */
   private inOnRemap = false;
   private puts = 0;
@@ -341,6 +340,8 @@ export class ValueLog {
   private rawBytes = 0;
   private storedBytes = 0;
   private readOnly = false;
+  /** Creates the lanes' new segments on their first write (read-write opens). */
+  private deferred: DeferredCreationStorage | undefined;
   private lockHandle: StorageLock | undefined;
   /** Read-only: the dictionary file names the store was loaded from (reloaded when they change). */
   private dictNames = '';
@@ -419,18 +420,31 @@ export class ValueLog {
    */
   private static async openLocked(storage: StorageBackend, opts: NormalizedOptions, opened: Opened, lock: StorageLock | undefined): Promise<ValueLog> {
     const unclean = lock?.tookOver === true || (await leftDirty(storage));
+    // Segments the crashed owner reserved but never created are created now, so the lanes go past them.
+    // They count as existing: a refused open must not remove them (its marker no longer names them).
+    if (unclean) for (const id of await createReservedSegments(storage)) opened.existing?.add(segmentFileName(id));
     const plan = await recoverLanes(storage, opts.lanes, { salvage: opts.salvage, uncleanShutdown: unclean });
-    await markDirty(storage); // durable before anything is written (see DIRTY_MARKER)
+    // The lanes' segments that do not exist yet are created on their first write (storage/deferred.ts):
+    // opening writes nothing but the marker (and the lock), which reserves them durably before the
+    // first pointer into them is handed out (see DIRTY_MARKER).
+    const held: number[] = [];
+    for (let lane = 0; lane < opts.lanes; lane++) {
+      const id = encodeFileId(lane, plan.activeSeqs[lane]!);
+      if (opened.existing?.has(segmentFileName(id)) === false) held.push(id);
+    }
+    await markDirty(storage, held); // durable before anything is written or handed out
     await createFreshSegments(storage, plan);
+    const deferred = new DeferredCreationStorage(storage);
+    for (const id of held) deferred.hold(segmentFileName(id));
     const writers = opened.writers;
-    for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(storage, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
-    const manager = (opened.manager = await Manager.open(storage));
+    for (let lane = 0; lane < opts.lanes; lane++) writers.push(await Writer.open(deferred, encodeFileId(lane, plan.activeSeqs[lane]!), { bufferSize: opts.bufferSize }));
+    const manager = (opened.manager = await Manager.open(deferred));
     const dicts = await DictionaryStore.open(storage);
     opts.dictionaries?.checkAgainst(dicts);
-    const log = new ValueLog(storage, manager, opts, plan.recovered, dicts);
+    const log = new ValueLog(deferred, manager, opts, plan.recovered, dicts);
+    log.deferred = deferred;
     manager.setDictLookup(log.dictLookup);
     log.lockHandle = lock;
-    for (const w of writers) if (opened.existing?.has(segmentFileName(w.fileId)) === false) log.createdAtOpen.add(w.fileId);
     log.ridCounter = plan.maxRid; // RIDs continue after the largest one in the segments recovery scanned
     await log.loadCompactionRecords();
     const tracked = new Set(manager.segmentInfo().map((x) => x.id));
@@ -663,6 +677,7 @@ export class ValueLog {
       // A failed sidecar write is retried whole by the next commit (it rewrites from the last
       // durable entry), so it rejects this commit without stopping the log.
       await this.garbage.persist(this.storage);
+      await this.createHeldSegments();
       this.syncAll();
       // A lane already past its segment size waits for its successor here (retrying a failed
       // pre-open), so that a put + commit loop still rotates (bounded overshoot).
@@ -798,6 +813,7 @@ export class ValueLog {
     else {
       try {
         await this.garbage.persist(this.storage);
+        await this.createHeldSegments();
         this.syncAll();
       } catch (e) {
         err = e;
@@ -815,23 +831,6 @@ export class ValueLog {
     }
     await this.manager.close();
     if (err !== undefined) throw err;
-    await this.removeUnusedSegments();
-  }
-
-  /**
-   * A segment file this open created for a lane that never received a value goes again at a clean
-   * close, so that opening a directory (a foreign log, say) and closing it without writing leaves it
-   * as it was. Safe: nothing was put there, so no pointer, committed or not, names it. A failure to
-   * remove leaves an empty segment, which every later open reads as empty.
-   */
-  private async removeUnusedSegments(): Promise<void> {
-    const unused = this.lanes.filter((l) => l.writer.size === 0 && this.createdAtOpen.has(l.writer.fileId));
-    try {
-      for (const l of unused) await this.storage.remove(segmentFileName(l.writer.fileId));
-      if (unused.length > 0) await this.storage.syncDir?.();
-    } catch {
-      // an empty segment left behind is harmless (see above)
-    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1248,6 +1247,33 @@ export class ValueLog {
     await this.manager.release(set);
   }
 
+  /**
+   * Hands every written lane's bytes to storage and waits until the segments created on their first
+   * write exist (storage/deferred.ts), so that syncAll() can make them durable. A failed create
+   * rejects (the bytes stay held, the next commit tries again); a failed write of held bytes stops
+   * the log like any write failure.
+   */
+  private async createHeldSegments(): Promise<void> {
+    const d = this.deferred;
+    if (d === undefined) return;
+    for (const l of this.lanes) {
+      if (!l.dirty || !d.isHeld(segmentFileName(l.writer.fileId))) continue;
+      try {
+        l.writer.flush();
+      } catch (e) {
+        this.failStop(e);
+      }
+    }
+    if (d.heldBytes() === 0) return;
+    try {
+      await d.settle();
+    } catch (e) {
+      // Bytes handed out as pointers did not reach the file: as after any failed write.
+      if (d.writeFailure() !== undefined) this.failStop(e);
+      throw e;
+    }
+  }
+
   private syncAll(): void {
     if (this.failure !== undefined) throw stoppedError(this.failure);
     if (this.backgroundError !== undefined) throw this.backgroundError;
@@ -1320,6 +1346,22 @@ export class ValueLog {
     const failed = lane.preopenFailed;
     if (lane.next === undefined && lane.ready === undefined && size >= this.opts.segmentSize * PREOPEN_AT && (failed === undefined || failed.atCommit !== this.commits)) this.preopen(lane);
     if (size === 0 || size + recordBytes <= this.opts.segmentSize) return;
+    const held = this.deferred?.isHeld(segmentFileName(lane.writer.fileId)) === true;
+    if (held) {
+      // Sealing needs a sync, which needs the file: it grows past the limit until it is created.
+      const failed = this.deferred!.createError();
+      if (failed !== undefined && size + recordBytes > 2 * this.opts.segmentSize) {
+        throw new ValueLogError('IO', `valuelog: lane ${lane.index} cannot rotate: creating its segment failed (${failed.message.replace(/^valuelog: /, '')})`, { cause: failed });
+      }
+      // Its bytes go to the held file so that its creation starts now (a create needs bytes to write).
+      try {
+        lane.writer.flush();
+      } catch (e) {
+        this.failStop(e);
+      }
+      this.deferred!.scheduleSettle();
+      return;
+    }
     if (lane.ready === undefined) {
       // Growing past the limit is fine while the successor is being opened; if opening it keeps
       // failing, the put that would take the segment past twice its size reports why.

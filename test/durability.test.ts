@@ -139,8 +139,12 @@ test('a short write reported by the backend is completed; a short writev too', a
     const fs = new FaultStorage();
     const log = await ValueLog.open(fs, { bufferSize: 64 * 1024 });
     const vals = op === 'write' ? values(100) : [noise(100 * 1024, 3), noise(70 * 1024, 4)];
+    // The segment is created by the first commit (its held bytes go in one write): the fault is for later writes.
+    const first = log.put(noise(10, 9));
+    await log.commit();
     fs.armWhen('short-write', new RegExp(`^${op} value-`));
-    const ptrs = log.putMany(vals);
+    const ptrs = [first, ...log.putMany(vals)];
+    vals.unshift(noise(10, 9));
     await log.commit();
     assert.ok(fs.fired?.startsWith('short-write'), `${op}: the fault fired (${fs.fired})`);
     await log.close();

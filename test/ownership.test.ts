@@ -152,8 +152,12 @@ lock('a refused open creates nothing: LOCKED in a fresh directory, and a failure
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  // A backend whose segment reads fail: open fails after it created the first segment.
+  // A backend whose segment reads fail: open fails after it took the lock and wrote the marker.
   const mem = new MemoryStorage();
+  const seed = await ValueLog.open(mem);
+  seed.put(new Uint8Array(10));
+  await seed.close();
+  const before = await mem.list();
   const failing: StorageBackend = {
     list: () => mem.list(),
     open: (name, opts) => (opts?.readOnly === true && name.endsWith('.log') ? Promise.reject(new ValueLogError('IO', 'valuelog: injected')) : mem.open(name, opts)),
@@ -161,7 +165,7 @@ lock('a refused open creates nothing: LOCKED in a fresh directory, and a failure
     lock: () => mem.lock(),
   };
   await expectCodeAsync(() => ValueLog.open(failing), 'IO');
-  assert.equal(await mem.list(), [], 'the segment the failed open created is gone');
+  assert.equal(await mem.list(), before, 'the marker the failed open wrote is gone, the segment untouched');
   const ok = await ValueLog.open(mem); // and the lock was released
   await ok.close();
 });

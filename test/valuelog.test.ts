@@ -47,7 +47,11 @@ test('put, get before and after commit, putMany, close and reopen', async () => 
 test('open then close without writing leaves the directory as it was; a lane that got values keeps its segment', async () => {
   const storage = new MemoryStorage();
   const log = await ValueLog.open(storage, { lanes: 3 });
-  assert.ok((await storage.list()).includes(segmentFileName(encodeFileId(2, 1))), 'the active segments exist while open');
+  // Opening writes the dirty marker only (it reserves the lanes' segments, created on their first write).
+  assert.equal(await storage.list(), ['valuelog.dirty'], 'no segment exists until a value is written');
+  const marker = await storage.open('valuelog.dirty', { readOnly: true });
+  assert.ok(marker.size() > 0, 'the marker names the reserved segments');
+  marker.close();
   await log.close();
   assert.equal(await storage.list(), [], 'no segment, marker or lock file left');
   const again = await ValueLog.open(storage, { lanes: 3 });
