@@ -34,12 +34,24 @@ interface Outcome {
   unconfirmed: string[];
 }
 
+/** How long each compaction the children reported took (from its "S" line to its "E" line). */
+const compactionMs: number[] = [];
+
+/** The window a kill is drawn from: the median compaction so far, within 5-60 ms (60 before any). */
+function compactionWindowMs(): number {
+  if (compactionMs.length === 0) return 60;
+  const sorted = [...compactionMs].sort((a, b) => a - b);
+  return Math.max(5, Math.min(60, sorted[sorted.length >> 1]!));
+}
+
 /** Runs the child on the index, applies what it printed to the index, returns how it ended. */
 function runChild(dir: string, stateFile: string, run: number, seed: number, index: Map<string, ValuePtr>, acked: Set<string>, rng: SeededRandom): Promise<Outcome> {
   writeFileSync(stateFile, JSON.stringify([...index]));
   // Killed a random moment after a random one of the first compactions starts.
   const atCompaction = 1 + rng.intn(3);
-  const delay = rng.intn(60);
+  // Scaled to how long compactions took so far in this run, so that most kills land inside one on a
+  // fast machine too (a fixed 0-60 ms window let more than half of them land after it ended).
+  const delay = Math.floor((rng.intn(60) * compactionWindowMs()) / 60);
   return new Promise((resolve, reject) => {
     const c = scriptCommand(child, [dir, String(run), String(seed), stateFile]);
     const p = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -47,6 +59,7 @@ function runChild(dir: string, stateFile: string, run: number, seed: number, ind
     let err = '';
     let starts = 0;
     let inCompact = false;
+    let startedAt = 0;
     let pending: string[] | undefined;
     p.stdout!.setEncoding('utf8');
     p.stdout!.on('data', (d: string) => {
@@ -72,8 +85,10 @@ function runChild(dir: string, stateFile: string, run: number, seed: number, ind
           pending = undefined;
         } else if (kind === 'E') {
           inCompact = false;
+          compactionMs.push(Date.now() - startedAt);
         } else if (kind === 'S') {
           inCompact = true;
+          startedAt = Date.now();
           if (++starts === atCompaction) setTimeout(() => p.kill('SIGKILL'), delay);
         }
       }
