@@ -252,6 +252,36 @@ test('crash before creation: the reopen creates the reserved segment; later valu
   await back.close();
 });
 
+test('creating a reserved segment fails at reopen: open rejects IO; a later open creates it and refuses the stale pointers', async () => {
+  const fail = new FailingCreate(new FaultStorage());
+  const log = await ValueLog.open(fail);
+  fail.failCreate = 'EIO';
+  const stale = log.putMany(values(3, 11));
+  await expectCodeAsync(() => log.commit(), 'IO', 'commit while creation fails');
+  const image = new FailingCreate(fail.inner.crash(true));
+  image.failCreate = 'ENOSPC';
+  await expectCodeAsync(() => ValueLog.open(image), 'IO', 'reopen while the reserved segment cannot be created');
+  assert.not.ok((await image.list()).includes(L0));
+  assert.ok((await image.list()).includes(MARKER), 'the marker (and its reservation) stays');
+  image.failCreate = undefined;
+  const back = await ValueLog.open(image);
+  assert.ok((await image.list()).includes(L0));
+  const fresh = back.putMany(values(3, 11));
+  await back.commit();
+  for (let i = 0; i < 3; i++) {
+    assert.is.not(fresh[i]!.fileId, stale[i]!.fileId);
+    let threw: unknown;
+    try {
+      back.get(stale[i]!);
+    } catch (e) {
+      threw = e;
+    }
+    assert.ok(threw instanceof ValueLogError, `stale pointer ${i} is refused`);
+    assert.equal(back.get(fresh[i]!), values(3, 11)[i]);
+  }
+  await back.close();
+});
+
 test('a marker that is not complete reserves nothing; a valid one makes the lane continue after its ids', async () => {
   const fs = new FaultStorage();
   await writeFile(fs, MARKER, unhex(GOLDEN_MARKER).subarray(0, 13));
