@@ -19,6 +19,17 @@ const MARKER = 'valuelog.dirty';
 const L0 = segmentFileName(encodeFileId(0, 1));
 const values = (n: number, seed = 1, size = 200) => Array.from({ length: n }, (_, i) => noise(size + ((i * 13) % 100), seed * 1000 + i));
 
+/** A pointer that was never acknowledged reads as an error, never as bytes. */
+function expectRefused(log: ValueLog, ptr: ValuePtr, what: string): void {
+  let threw: unknown;
+  try {
+    log.get(ptr);
+  } catch (e) {
+    threw = e;
+  }
+  assert.ok(threw instanceof ValueLogError, what);
+}
+
 /** Lets the event loop run the background creation. */
 const turn = () => new Promise<void>((r) => setTimeout(r, 0));
 
@@ -212,13 +223,7 @@ test('a failed write of held bytes stops the log; after power loss the pointer i
   const stopped = expectCode(() => log.put(noise(10)), 'IO', 'put after the failure');
   assert.match(stopped.message, /reopen|stopped/);
   const back = await ValueLog.open(fs.crash(true));
-  let threw: unknown;
-  try {
-    back.get(lost);
-  } catch (e) {
-    threw = e;
-  }
-  assert.ok(threw instanceof ValueLogError, 'the never-acknowledged value is not returned');
+  expectRefused(back, lost, 'the never-acknowledged value is not returned');
   const v = noise(500, 6);
   const p = back.put(v);
   await back.commit();
@@ -241,13 +246,7 @@ test('crash before creation: the reopen creates the reserved segment; later valu
   await back.commit();
   for (let i = 0; i < 5; i++) {
     assert.is.not(fresh[i]!.fileId, stale[i]!.fileId, `value ${i} lands in another segment`);
-    let threw: unknown;
-    try {
-      back.get(stale[i]!);
-    } catch (e) {
-      threw = e;
-    }
-    assert.ok(threw instanceof ValueLogError, `stale pointer ${i} is refused`);
+    expectRefused(back, stale[i]!, `stale pointer ${i} is refused`);
   }
   await back.close();
 });
@@ -270,13 +269,7 @@ test('creating a reserved segment fails at reopen: open rejects IO; a later open
   await back.commit();
   for (let i = 0; i < 3; i++) {
     assert.is.not(fresh[i]!.fileId, stale[i]!.fileId);
-    let threw: unknown;
-    try {
-      back.get(stale[i]!);
-    } catch (e) {
-      threw = e;
-    }
-    assert.ok(threw instanceof ValueLogError, `stale pointer ${i} is refused`);
+    expectRefused(back, stale[i]!, `stale pointer ${i} is refused`);
     assert.equal(back.get(fresh[i]!), values(3, 11)[i]);
   }
   await back.close();
