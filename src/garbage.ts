@@ -12,7 +12,7 @@ import { checkValuePtr, decodeValuePtr, encodeValuePtr, ptrKey, ptrSubIndex, typ
 import { segmentFileName } from './format/segment.js';
 import type { RecordValues } from './reader.js';
 import type { StorageBackend } from './storage/types.js';
-import { invalidArgument, ValueLogError } from './errors.js';
+import { ValueLogError } from './errors.js';
 
 /** Size of one dead-value sidecar entry: the 16-byte pointer, the value's byte share (u32) and a CRC-32C of both. */
 export const DEAD_ENTRY_SIZE = 24;

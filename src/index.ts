@@ -73,26 +73,19 @@ export { Manager, ValueSet, type SegmentInfo, FRAME_CACHE_MAX_BYTES } from './ma
 export { type StorageBackend, type StorageFile, type StorageLock, type OpenOptions, checkPosition } from './storage/types.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export { OpfsStorage, OPFS_MAX_HANDLES, type OpfsStorageOptions } from './storage/opfs.js';
+export { ValueLog, Snapshot } from './valuelog.js';
+export { PointerRemap, type CompactionProblem } from './remap.js';
+export { type ValueLogOptions, type PutOptions, type Compression, type CompactOptions, type DictionaryOptions, type DictionaryTrainOptions } from './log-options.js';
 export {
-  ValueLog,
-  Snapshot,
-  PointerRemap,
-  type ValueLogOptions,
   type ValueLogStats,
   type SegmentStats,
-  type PutOptions,
-  type Compression,
-  type CompactOptions,
-  type CompactionProblem,
-  type DictionaryOptions,
-  type DictionaryTrainOptions,
   type DictionaryStats,
   type DictionaryStatsEntry,
   type DamagedDictionaryStats,
   type RecoveryStats,
   type CompressionStats,
   type FrameCodec,
-} from './valuelog.js';
+} from './log-stats.js';
 export { DictionaryStore, type DictionaryInfo, type DamagedDictionary } from './dictionaries.js';
 export { type DictionarySource } from './foreign-dictionaries.js';
 export {

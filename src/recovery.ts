@@ -443,3 +443,19 @@ export async function markClean(storage: StorageBackend): Promise<void> {
   }
   await storage.syncDir?.();
 }
+
+/**
+ * Lanes on disk beyond the `lanes` option get no writer, but one that must continue in a fresh
+ * segment (a torn tail was cut, or the previous owner did not close the log) gets it created empty
+ * now: a later open with more lanes then appends there, never at an offset a lost pointer names.
+ */
+export async function createFreshSegments(storage: StorageBackend, plan: LaneRecovery): Promise<void> {
+  let created = false;
+  for (const lane of plan.extraLanes) {
+    if (!plan.fresh[lane]) continue;
+    (await storage.open(segmentFileName(encodeFileId(lane, plan.activeSeqs[lane]!)), { create: true })).close();
+    created = true;
+  }
+  if (created) await storage.syncDir?.();
+}
+

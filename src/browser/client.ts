@@ -8,14 +8,16 @@
 import { asValueLogError, invalidArgument, ValueLogError } from '../errors.js';
 import type { ValuePtr } from '../format/pointer.js';
 import { remapFromWire, type PointerRemap, type WireRemap } from '../remap.js';
-import type { CompactOptions, PutOptions, ValueLogOptions, ValueLogStats } from '../valuelog.js';
+import type { CompactOptions, PutOptions, ValueLogOptions } from '../log-options.js';
+import type { ValueLogStats } from '../log-stats.js';
 import type { Call, CompactReply, Reply, TabMessage, WireError } from './protocol.js';
 
 // What a page needs besides the client: the error class and codes it throws (minified, a class name
 // is useless: check `code`), the pointer type and the pointer string form (no codecs needed).
 export { ValueLogError, type ErrorCode } from '../errors.js';
 export { type ValuePtr, ptrToString, ptrFromString, PTR_STRING_LENGTH } from '../format/pointer.js';
-export type { ValueLogOptions, ValueLogStats, PutOptions, CompactOptions } from '../valuelog.js';
+export type { ValueLogOptions, PutOptions, CompactOptions } from '../log-options.js';
+export type { ValueLogStats } from '../log-stats.js';
 export { PointerRemap, type CompactionProblem } from '../remap.js';
 
 /**

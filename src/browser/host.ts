@@ -4,8 +4,8 @@ import { init } from '../codec/module.js';
 import { asValueLogError, invalidArgument, ValueLogError } from '../errors.js';
 import type { ValuePtr } from '../format/pointer.js';
 import { OpfsStorage } from '../storage/opfs.js';
-import { remapToWire } from '../remap.js';
-import { ValueLog, type PointerRemap, type Snapshot } from '../valuelog.js';
+import { remapToWire, type PointerRemap } from '../remap.js';
+import { ValueLog, type Snapshot } from '../valuelog.js';
 import type { Call, CompactReply, OpenArgs, Reply, Request } from './protocol.js';
 
 interface Port {

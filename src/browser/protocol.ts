@@ -2,7 +2,7 @@
 // of one origin over a BroadcastChannel. Everything in them survives structured cloning.
 import type { ErrorCode } from '../errors.js';
 import type { ValuePtr } from '../format/pointer.js';
-import type { PutOptions, ValueLogOptions } from '../valuelog.js';
+import type { PutOptions, ValueLogOptions } from '../log-options.js';
 import type { WireRemap } from '../remap.js';
 
 export interface OpenArgs {

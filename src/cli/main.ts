@@ -6,7 +6,7 @@
 // opens the log (taking its lock, recovering torn tails) and rewrites. Long runs show a progress bar
 // on a terminal, plain lines otherwise. Output goes through `out`, which waits for a full pipe to drain.
 import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import {
   decodeFileId,
   decodeFrame,
