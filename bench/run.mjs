@@ -14,7 +14,7 @@ if (install.status !== 0) console.log('bench: could not install the peer stores 
 // browser needs Chromium (it says so and measures nothing without it); runtimes runs the log
 // benchmark in Node, Deno and Bun.
 const started = performance.now();
-for (const name of ['codecs', 'log', 'append', 'frames', 'modes', 'peers', 'runtimes', 'browser'].filter((n) => !only || only.includes(n))) {
+for (const name of ['codecs', 'log', 'append', 'frames', 'dict-frames', 'modes', 'peers', 'runtimes', 'browser'].filter((n) => !only || only.includes(n))) {
   const file = fileURLToPath(new URL(`../build/bench/${name}.bench.js`, import.meta.url));
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [file, ...args], { stdio: 'inherit' });

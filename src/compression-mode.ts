@@ -61,12 +61,14 @@ export class CompressionMode {
 
   /**
    * How many of `values[i..]` the next frame holds (at least one, at most 128): up to rawFrameBytes
-   * of them uncompressed, else as many as make a compressed frame of about 4 KiB at the lane's
-   * observed ratio.
+   * of them uncompressed; once there is a dictionary, up to dictionary.frameBytes of them (a random
+   * read decodes its whole frame, and a dictionary compresses even one value well); else as many as
+   * make a compressed frame of about 4 KiB at the lane's observed ratio.
    */
   valuesInFrame(values: readonly Uint8Array[], i: number, lane: Lane): number {
     const probe = Math.min(values.length - i, MAX_FRAME_K);
     if (this.opts.compression === 'none') return valuesUpTo(values, i, probe, this.opts.rawFrameBytes);
+    if (this.usesDictionaries() && this.dicts().current !== undefined) return valuesUpTo(values, i, probe, this.opts.dictionary.frameBytes);
     let raw = 0;
     for (let j = 0; j < probe; j++) raw += values[i + j]!.length;
     return chooseBlockGroupK(probe, raw, 0, lane.ratio);

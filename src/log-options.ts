@@ -30,6 +30,14 @@ export interface DictionaryOptions {
   level?: number;
   /** Whether dictionary frames entropy-code their literals (default true). */
   entropy?: boolean;
+  /**
+   * Once there is a dictionary, putMany groups values into frames of up to this many bytes before
+   * compression (default 2 KiB; 1 gives every value its own frame; at least one value per frame, at
+   * most 128). A random read decodes its whole frame, and a trained dictionary compresses even one
+   * small value well, so small frames keep most of the ratio and read several times faster
+   * (bench/results/dict-frames.md).
+   */
+  frameBytes?: number;
 }
 
 /** Options of ValueLog.trainDictionary. */
@@ -119,6 +127,8 @@ const DEFAULT_DICT_SIZE = 32 * 1024;
 const DEFAULT_SAMPLE_BYTES = 1024 * 1024;
 const DEFAULT_TRAIN_AFTER = 256 * 1024;
 const DEFAULT_DICT_LEVEL = 3;
+/** Raw bytes of a dictionary frame: see DictionaryOptions.frameBytes. */
+const DEFAULT_DICT_FRAME_BYTES = 2 * 1024;
 /** Largest staging buffer: one is allocated per lane, and a write of it must stay far below 2 GiB. */
 const MAX_BUFFER = 256 * 1024 * 1024;
 /** Dictionary sizes trainDictionary accepts (the trainer's own limits). */
@@ -127,7 +137,7 @@ const MAX_DICT_SIZE = 16 * 1024 * 1024;
 
 /** Every option ValueLog.open knows (unknown keys are refused: a misspelling would silently change behaviour). */
 const OPEN_OPTION_KEYS = ['segmentSize', 'lanes', 'compression', 'dictionary', 'dictionaries', 'salvage', 'readOnly', 'bufferSize', 'rawFrameBytes'] as const;
-const DICTIONARY_OPTION_KEYS = ['size', 'sampleBytes', 'trainAfterBytes', 'level', 'entropy'] as const;
+const DICTIONARY_OPTION_KEYS = ['size', 'sampleBytes', 'trainAfterBytes', 'level', 'entropy', 'frameBytes'] as const;
 const PUT_OPTION_KEYS = ['lane'] as const;
 const COMPACT_OPTION_KEYS = ['minGarbageRatio', 'maxBytes', 'onProgress', 'onRemap'] as const;
 const TRAIN_OPTION_KEYS = ['samples', 'size'] as const;
@@ -154,8 +164,9 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
   const trainAfterBytes = intOption(d, 'trainAfterBytes', dw, DEFAULT_TRAIN_AFTER, 0, Number.MAX_SAFE_INTEGER);
   const level = intOption(d, 'level', dw, DEFAULT_DICT_LEVEL, 1, 19);
   const entropy = booleanOption(d, 'entropy', dw, true);
+  const frameBytes = intOption(d, 'frameBytes', dw, DEFAULT_DICT_FRAME_BYTES, 1, MAX_BUFFER, 'bytes');
   const dictionaries = ForeignDictionaries.fromOption(o.dictionaries);
-  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, readOnly, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy }, dictionaries };
+  return { segmentSize, lanes, compression, bufferSize, rawFrameBytes, salvage, readOnly, dictionary: { size, sampleBytes, trainAfterBytes, level, entropy, frameBytes }, dictionaries };
 }
 
 /** @internal The lane put and putMany name (checked against the open lanes by the caller). */

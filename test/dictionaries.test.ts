@@ -342,8 +342,48 @@ test('a scan through Reader needs the store lookup; without it, MISSING_DICT', a
   assert.ok((await storage.list()).includes(segmentFileName(fileId)));
 });
 
+/** Frames (values per frame) the greedy rule makes of `values`: fill up to `limit` raw bytes, at least one, at most 128. */
+function greedyFrames(values: Uint8Array[], limit: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < values.length; ) {
+    let k = 1;
+    let bytes = values[i]!.length;
+    while (i + k < values.length && k < 128 && bytes + values[i + k]!.length <= limit) bytes += values[i + k++]!.length;
+    out.push(k);
+    i += k;
+  }
+  return out;
+}
+
+test('zstd-dict: once there is a dictionary, frames hold up to dictionary.frameBytes of values', async () => {
+  const some = docs.slice(0, 100);
+  for (const frameBytes of [1, 1000, 2048, 4096, undefined]) {
+    const storage = new MemoryStorage();
+    const log = await ValueLog.open(storage, { compression: 'zstd-dict', dictionary: { ...DICT, ...(frameBytes === undefined ? {} : { frameBytes }) } });
+    // No dictionary yet: LZ4 frames sized by ratio, whatever frameBytes says.
+    log.putMany(some);
+    const lz4 = log.stats().compression.frames.lz4;
+    assert.ok(lz4 > 0 && lz4 < 100, `${lz4} LZ4 frames`);
+    await log.trainDictionary({ samples: docs.slice(1000, 2000) });
+    const before = log.stats().compression;
+    const ptrs = log.putMany(some);
+    const st = log.stats().compression;
+    const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+    const expected = greedyFrames(some, frameBytes ?? 2048); // the default is 2 KiB
+    assert.is(sum(st.frames) - sum(before.frames), expected.length, `frameBytes ${frameBytes}: frames`);
+    assert.is(st.frames.lz4, before.frames.lz4, 'no LZ4 frame once there is a dictionary');
+    if (frameBytes === 1) assert.is(st.frames['zstd-dict'] - before.frames['zstd-dict'], 100, 'a value per frame, each compressed with the dictionary');
+    await log.commit();
+    ptrs.forEach((p, i) => assert.equal(log.get(p), some[i]));
+    await log.close();
+    const again = await ValueLog.open(storage, { readOnly: true });
+    ptrs.forEach((p, i) => assert.equal(again.get(p), some[i]));
+    await again.close();
+  }
+});
+
 test('options are validated', async () => {
-  for (const dictionary of [{ size: 10 }, { sampleBytes: 5 }, { trainAfterBytes: -1 }, { level: 40 }]) {
+  for (const dictionary of [{ size: 10 }, { sampleBytes: 5 }, { trainAfterBytes: -1 }, { level: 40 }, { frameBytes: 0 }, { frameBytes: 1.5 }, { frameBytes: '4096' as unknown as number }, { frameBytes: 512 * 1024 * 1024 }]) {
     await expectCodeAsync(() => ValueLog.open(new MemoryStorage(), { compression: 'zstd-dict', dictionary }), 'INVALID_ARGUMENT', JSON.stringify(dictionary));
   }
 });
