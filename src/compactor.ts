@@ -313,8 +313,9 @@ export class Compactor {
       } else {
         const live = frame.filter((e) => !this.garbage.isDead(e.ptr));
         if (live.length === 0) return;
-        const records = live.map((e) => ({ rid: e.rid, value: e.value! }));
-        this.lanes.rotateIfFull(lane, uncompressedRecordBytes(records.map((x) => x.value)));
+        const values = live.map((e) => e.value!);
+        this.lanes.rotateIfFull(lane, uncompressedRecordBytes(values));
+        const records = live.map((e, i) => ({ rid: e.rid, value: values[i]! }));
         // Re-framed values are compressed as new ones are (with the current dictionary, if any).
         const ptrs = this.compression.writeFrame(lane, records);
         live.forEach((e, i) => pairs.push([e.ptr, ptrs[i]!]));

@@ -104,7 +104,7 @@ export class ValueLog {
     this.compactor = new Compactor(storage, manager, this.garbage, this.lanes, this.compression, this.dictLookup, {
       commit: () => this.commit(),
       checkWritable: (op) => this.checkWritable(op),
-      segments: () => this.stats().segments,
+      segments: () => this.segmentStats(),
       closing: () => this.closing,
       closed: () => this.closed,
     });
