@@ -1,7 +1,8 @@
 // Record header (docs/FORMAT.md, "Record header"): CRC u32 | version u8 | flags u8 | reserved u16 |
 // RID u64 | ValueLen u32, little-endian, followed by ValueLen payload bytes. The CRC-32C covers
 // header[4:20] and the payload.
-import { crc32c } from '../codec/codecs.js';
+import { crc32c, crc32cInModule } from '../codec/codecs.js';
+import { heap } from '../codec/module.js';
 import { corrupt, tooLarge } from '../errors.js';
 import { putU32, putU64 } from './bytes.js';
 import { HEADER_SIZE, limits, RECORD_FLAG_GROUPED, VERSION } from '../limits.js';
@@ -77,6 +78,17 @@ export function writeRecordHeader(dst: Uint8Array, at: number, flags: number, ri
 export function sealRecord(dst: Uint8Array, at: number, flags: number, rid: bigint | number, payloadLength: number): void {
   writeHeaderFields(dst, at, flags, rid, payloadLength);
   putU32(dst, at, crc32c(dst.subarray(at + 4, at + HEADER_SIZE + payloadLength)));
+}
+
+/**
+ * sealRecord for a record laid out in the WebAssembly module's memory at address `p` (header, then
+ * `payloadLength` payload bytes): the CRC is computed where the bytes lie, without copying them.
+ */
+export function sealRecordInModule(p: number, flags: number, rid: bigint | number, payloadLength: number): void {
+  writeHeaderFields(heap(), p, flags, rid, payloadLength);
+  // The CRC call cannot grow memory, so the view taken after it is on the same buffer.
+  const crc = crc32cInModule(p + 4, HEADER_SIZE - 4 + payloadLength);
+  putU32(heap(), p, crc);
 }
 
 /** header[4:20]: version, flags, reserved, RID, ValueLen (after the size check). */
