@@ -2,10 +2,11 @@
 // (docs/DESIGN.md, "Reading"), which Manager and ValueSet share. Both return values the caller owns.
 import { allocBytes, copyBytes } from './alloc.js';
 import { crc32c } from './codec/codecs.js';
+import { heap, Scratch } from './codec/module.js';
 import { corrupt, invalidArgument, ValueLogError } from './errors.js';
 import { decodeFrame, decodeFramePayload, decodeFramePrefix, type DecodedFrame, type DictLookup, frameRawLength, framePrefixLength, frameValue, validateFrameDict } from './format/frame.js';
 import { checkValuePtr, groupedPtrLength, isGroupedPtr, ptrRecordLength, ptrSubIndex, type ValuePtr } from './format/pointer.js';
-import { decodeRecordHeader, isGroupedRecord, type RecordHeader, verifyRecordChecksum } from './format/record.js';
+import { decodeRecordHeader, isGroupedRecord, type RecordHeader, verifyRecordChecksum, verifyRecordInModule } from './format/record.js';
 import { checkFileId, segmentFileName } from './format/segment.js';
 import { decodeTemplateValue, isTemplateEncoded, TemplateDefCache, type TemplateDecodeOptions, type TemplateLookup } from './format/template.js';
 import { FRAME_FLAG_COMPRESSED, FRAME_HEADER_SIZE, HEADER_SIZE } from './limits.js';
@@ -226,6 +227,16 @@ export interface FrameCache {
 /** Records up to this body size are read whole in one call even without checksum verification. */
 const SMALL_RECORD_BODY = 256 * 1024;
 
+/**
+ * Checksummed pointer reads of records up to this size (header included) land in module memory
+ * (readArea), are checked where they lie, and only the value is copied out; larger ones are read
+ * into a fresh array and checksummed through the CRC window, as before. This bounds what reads add
+ * to the module's memory (which never shrinks) to 1 MiB.
+ */
+export const MODULE_READ_MAX = 1024 * 1024;
+/** Where checksummed pointer reads land; reads are synchronous, so one area serves them all. */
+const readArea = new Scratch();
+
 function readFully(file: StorageFile, at: number, n: number, what: () => string): Uint8Array {
   const b = allocBytes(n);
   const got = file.read(b, at);
@@ -256,6 +267,7 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   }
   // A hint is 16 + ValueLen: anything below 16 cannot name a record.
   if (hint !== 0 && hint < 16) throw corrupt(`pointer length hint ${hint} < 16 (${where()})`);
+  if (hint !== 0 && ctx.verify && hint + 4 <= MODULE_READ_MAX) return readInModule(file, start, hint, grouped, ptr, ctx, where);
   // With a length hint the whole record comes back in one read; without one, header first.
   let record: Uint8Array;
   let h: RecordHeader;
@@ -267,8 +279,7 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
     h = decodeRecordHeader(head);
     record = head;
   }
-  if (hint !== 0 && hint !== 16 + h.valueLen) throw corrupt(`pointer length hint ${hint} != record length ${16 + h.valueLen} (${where()})`);
-  if (isGroupedRecord(h) !== grouped) throw corrupt(`${grouped ? 'grouped' : 'plain'} pointer to a ${grouped ? 'plain' : 'grouped'} record (${where()})`);
+  checkRecordKind(h, hint, grouped, where);
   // Without checksum, a large uncompressed frame is read piecemeal (prefix, then the one value).
   if (grouped && !ctx.verify && h.valueLen > SMALL_RECORD_BODY) {
     const fast = readUncompressedValue(file, start, h, ptr, where);
@@ -276,19 +287,55 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   }
   const payload = record.length >= HEADER_SIZE + h.valueLen ? record.subarray(HEADER_SIZE, HEADER_SIZE + h.valueLen) : readFully(file, start + HEADER_SIZE, h.valueLen, where);
   if (ctx.verify) verifyRecordChecksum(record, 0, h.crc, payload);
-  if (!grouped) {
+  return valueOfPayload(payload, false, h, start, ptr, ctx, where);
+}
+
+/** The pointer's length hint and kind (grouped or plain) against the record header. */
+function checkRecordKind(h: RecordHeader, hint: number, grouped: boolean, where: () => string): void {
+  if (hint !== 0 && hint !== 16 + h.valueLen) throw corrupt(`pointer length hint ${hint} != record length ${16 + h.valueLen} (${where()})`);
+  if (isGroupedRecord(h) !== grouped) throw corrupt(`${grouped ? 'grouped' : 'plain'} pointer to a ${grouped ? 'plain' : 'grouped'} record (${where()})`);
+}
+
+/**
+ * readValue with a length hint and checksum for a record of at most MODULE_READ_MAX bytes: the
+ * record is read into module memory, its CRC computed there, and the value copied out once into an
+ * array the caller owns (the caller never gets a view of module memory).
+ */
+function readInModule(file: StorageFile, start: number, hint: number, grouped: boolean, ptr: ValuePtr, ctx: PointerReadContext, where: () => string): { value: Uint8Array; shared: boolean } {
+  const n = hint + 4;
+  const p = readArea.reserve(n); // may grow module memory: every view below is taken after it
+  const got = file.read(heap().subarray(p, p + n), start);
+  if (got < n) throw eof(`${where()}: ${got} of ${n} bytes`);
+  const record = heap().subarray(p, p + n);
+  const h = decodeRecordHeader(record);
+  checkRecordKind(h, hint, grouped, where);
+  verifyRecordInModule(p, h.crc, h.valueLen);
+  return valueOfPayload(record.subarray(HEADER_SIZE), true, h, start, ptr, ctx, where);
+}
+
+/**
+ * The value a pointer names in a (checked) record payload. `inModule`: the payload is a view of
+ * module memory, so whatever the caller or the frame cache keeps is copied out first, and a
+ * compressed payload is copied before it is decoded (the decoder's buffers may grow the module's
+ * memory, which detaches the view).
+ */
+function valueOfPayload(payload: Uint8Array, inModule: boolean, h: RecordHeader, start: number, ptr: ValuePtr, ctx: PointerReadContext, where: () => string): { value: Uint8Array; shared: boolean } {
+  if (!isGroupedRecord(h)) {
     if (h.rid === 0n) throw corrupt(`legacy record has rid 0 (${where()})`);
-    return { value: applyTemplate(payload, ctx.template), shared: false };
+    return { value: applyTemplate(inModule ? copyBytes(payload) : payload, ctx.template), shared: false };
   }
-  const frame = decodeFrame(payload);
+  const compressed = payload.length >= FRAME_HEADER_SIZE && (payload[1]! & FRAME_FLAG_COMPRESSED) !== 0;
+  const frame = decodeFrame(inModule && compressed ? copyBytes(payload) : payload);
   const sub = ptrSubIndex(ptr);
   if (sub >= frame.header.k) throw corrupt(`sub-index ${sub} >= K ${frame.header.k} (${where()})`);
-  const decoded = decodeFramePayload(frame, ctx.dictLookup);
-  if (ctx.cache && (frame.header.k > 1 || (frame.header.flags & FRAME_FLAG_COMPRESSED) !== 0)) {
+  let decoded = decodeFramePayload(frame, ctx.dictLookup);
+  if (ctx.cache && (frame.header.k > 1 || compressed)) {
+    if (inModule && !compressed) decoded = copyBytes(decoded);
     ctx.cache.put(start, { recordLen: 16 + h.valueLen, decoded, offsets: frame.offsets, k: frame.header.k, verified: ctx.verify });
     return { value: applyTemplate(frameValue(decoded, frame.offsets, sub), ctx.template), shared: true };
   }
-  return { value: applyTemplate(frameValue(decoded, frame.offsets, sub), ctx.template), shared: false };
+  const value = frameValue(decoded, frame.offsets, sub);
+  return { value: applyTemplate(inModule && !compressed ? copyBytes(value) : value, ctx.template), shared: false };
 }
 
 /**

@@ -62,10 +62,13 @@ export function wasm(): WasmExports {
   return exportsRef;
 }
 
-/** A byte view of the module's memory, renewed whenever the memory has grown. */
+/**
+ * A byte view of the module's memory, renewed whenever the memory has grown. Growth detaches the
+ * old buffer, and a view of a detached buffer has length 0: that check is what keeps the view
+ * current, without the cost of reading `memory.buffer` (a host call) on every use.
+ */
 export function heap(): Uint8Array {
-  const buf = wasm().memory.buffer;
-  if (heapView.buffer !== buf) heapView = new Uint8Array(buf);
+  if (heapView.length === 0) heapView = new Uint8Array(wasm().memory.buffer);
   return heapView;
 }
 
@@ -217,6 +220,7 @@ const regionReaper = new FinalizationRegistry<ModuleRegion>((r) => r.release());
  */
 export class ModuleRegion {
   private released = false;
+  private current: Uint8Array = new Uint8Array(0);
 
   private constructor(
     /** Address of the region in module memory. */
@@ -240,16 +244,23 @@ export class ModuleRegion {
     return r;
   }
 
-  /** A view of the region on the module's current memory buffer. */
+  /**
+   * A view of the region on the module's current memory buffer: renewed when growth has detached
+   * the previous one (its length is then 0), so it is only valid until the next call that may grow.
+   */
   view(): Uint8Array {
-    if (this.released) throw new ValueLogError('CLOSED', 'valuelog: staging region was released');
-    return heap().subarray(this.ptr, this.ptr + this.size);
+    if (this.current.length === 0) {
+      if (this.released) throw new ValueLogError('CLOSED', 'valuelog: staging region was released');
+      this.current = heap().subarray(this.ptr, this.ptr + this.size);
+    }
+    return this.current;
   }
 
   /** Gives the region back to the module's allocator; releasing twice is a no-op. */
   release(): void {
     if (this.released) return;
     this.released = true;
+    this.current = new Uint8Array(0);
     regionReaper.unregister(this);
     wasm().vl_free(this.ptr);
     stagingHeld -= this.size;

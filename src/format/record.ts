@@ -112,6 +112,14 @@ export function encodeRecord(flags: number, rid: bigint, payload: Uint8Array): U
 
 /** Verifies the stored CRC of a record whose header and payload are given. */
 export function verifyRecordChecksum(header: Uint8Array, headerAt: number, stored: number, payload: Uint8Array): void {
-  const actual = recordChecksum(header, headerAt, [payload]);
+  checkStoredCrc(stored, recordChecksum(header, headerAt, [payload]));
+}
+
+/** verifyRecordChecksum for a record in the WebAssembly module's memory at address `p`, checked where it lies. */
+export function verifyRecordInModule(p: number, stored: number, payloadLength: number): void {
+  checkStoredCrc(stored, crc32cInModule(p + 4, HEADER_SIZE - 4 + payloadLength));
+}
+
+function checkStoredCrc(stored: number, actual: number): void {
   if (actual !== stored) throw corrupt(`checksum mismatch: stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}`);
 }
