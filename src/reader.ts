@@ -2,7 +2,7 @@
 // (docs/DESIGN.md, "Reading"), which Manager and ValueSet share. Both return values the caller owns.
 import { allocBytes, copyBytes } from './alloc.js';
 import { crc32c } from './codec/codecs.js';
-import { heap, Scratch } from './codec/module.js';
+import { heap, ModuleRegion, Scratch } from './codec/module.js';
 import { corrupt, invalidArgument, ValueLogError } from './errors.js';
 import { decodeFrame, decodeFramePayload, decodeFramePrefix, type DecodedFrame, type DictLookup, frameRawLength, framePrefixLength, frameValue, validateFrameDict } from './format/frame.js';
 import { checkValuePtr, groupedPtrLength, isGroupedPtr, ptrRecordLength, ptrSubIndex, type ValuePtr } from './format/pointer.js';
@@ -42,6 +42,11 @@ export function applyTemplate(value: Uint8Array, t: TemplateContext | undefined)
   return decodeTemplateValue(value, t.lookup, t.cache, t.opts, crc32c);
 }
 
+/** Whether a frame body says it is compressed (read before decoding it; decodeFrame validates the rest). */
+function isCompressedBody(body: Uint8Array): boolean {
+  return body.length >= FRAME_HEADER_SIZE && (body[1]! & FRAME_FLAG_COMPRESSED) !== 0;
+}
+
 function eof(what: string): ValueLogError {
   return new ValueLogError('UNEXPECTED_EOF', `valuelog: unexpected end of file (${what})`);
 }
@@ -62,7 +67,15 @@ export class Reader implements Iterable<ReaderEntry> {
   private pos = 0;
   private queue: ReaderEntry[] = [];
   private qi = 0;
-  private buf: Uint8Array;
+  /**
+   * The read-ahead buffer: a region of module memory when the staging budget allows (records are
+   * then checked where they lie, and values copied out once), otherwise ordinary memory (jsBuf).
+   * Views of the region are taken anew for each record and not kept across a call that may grow
+   * the module's memory.
+   */
+  private readonly region: ModuleRegion | undefined;
+  private readonly jsBuf: Uint8Array | undefined;
+  private readonly bufSize: number;
   private bufStart = 0;
   private bufLen = 0;
   private closed = false;
@@ -73,7 +86,13 @@ export class Reader implements Iterable<ReaderEntry> {
     readonly fileId: number,
     bufferSize: number,
   ) {
-    this.buf = new Uint8Array(bufferSize);
+    this.bufSize = bufferSize;
+    this.region = ModuleRegion.acquire(bufferSize, this);
+    if (this.region === undefined) this.jsBuf = new Uint8Array(bufferSize);
+  }
+
+  private buffer(): Uint8Array {
+    return this.region !== undefined ? this.region.view() : this.jsBuf!;
   }
 
   /** Opens segment `fileId` read-only for a scan from its start; NOT_FOUND when it does not exist. */
@@ -115,6 +134,7 @@ export class Reader implements Iterable<ReaderEntry> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.region?.release();
     this.file.close();
   }
 
@@ -144,22 +164,30 @@ export class Reader implements Iterable<ReaderEntry> {
     const record = this.view(start, HEADER_SIZE + h.valueLen);
     const payload = record.subarray(HEADER_SIZE);
     if (payload.length < h.valueLen) throw eof(`record at ${start} in ${segmentFileName(this.fileId)} needs ${h.valueLen} payload bytes, ${payload.length} present`);
-    if (this.verify) verifyRecordChecksum(record, 0, h.crc, payload);
-    const entries = this.entries(start, h, payload);
+    // A record in the module's memory is checked where it lies (heap views start at address 0).
+    const inModule = this.region !== undefined && record.buffer === heap().buffer;
+    if (this.verify) {
+      if (inModule) verifyRecordInModule(record.byteOffset, h.crc, h.valueLen);
+      else verifyRecordChecksum(record, 0, h.crc, payload);
+    }
+    const entries = this.entries(start, h, payload, inModule);
     this.pos = start + HEADER_SIZE + h.valueLen;
     this.queue = entries;
     this.qi = 1;
     return entries[0];
   }
 
-  private entries(start: number, h: RecordHeader, payload: Uint8Array): ReaderEntry[] {
+  /** The record's values, copied out of the read-ahead buffer; `inModule`: it is module memory. */
+  private entries(start: number, h: RecordHeader, payload: Uint8Array, inModule: boolean): ReaderEntry[] {
     const offset = start + 4;
     if (!isGroupedRecord(h)) {
       if (h.rid === 0n) throw corrupt(`legacy record at ${start} has rid 0`);
       const value = this.decode ? applyTemplate(copyBytes(payload), this.template) : undefined;
       return [{ rid: h.rid, value, ptr: { offset, length: (16 + h.valueLen) >>> 0, fileId: this.fileId } }];
     }
-    const frame = decodeFrame(payload);
+    // Decoding may grow the module's memory, which would detach a view of it: copy a compressed payload first.
+    const compressed = isCompressedBody(payload);
+    const frame = decodeFrame(inModule && compressed ? copyBytes(payload) : payload);
     frameRawLength(frame);
     let decoded: Uint8Array | undefined;
     if (this.decode) {
@@ -183,15 +211,15 @@ export class Reader implements Iterable<ReaderEntry> {
 
   /** Up to n bytes at `at` (fewer at end of file), served from the read-ahead buffer. */
   private view(at: number, n: number): Uint8Array {
-    if (at >= this.bufStart && at + n <= this.bufStart + this.bufLen) return this.buf.subarray(at - this.bufStart, at - this.bufStart + n);
-    if (n > this.buf.length) {
+    if (at >= this.bufStart && at + n <= this.bufStart + this.bufLen) return this.buffer().subarray(at - this.bufStart, at - this.bufStart + n);
+    if (n > this.bufSize) {
       const big = new Uint8Array(n);
       const got = this.file.read(big, at);
       return big.subarray(0, got);
     }
     this.bufStart = at;
-    this.bufLen = this.file.read(this.buf, at);
-    return this.buf.subarray(0, Math.min(n, this.bufLen));
+    this.bufLen = this.file.read(this.buffer(), at);
+    return this.buffer().subarray(0, Math.min(n, this.bufLen));
   }
 }
 
@@ -324,7 +352,7 @@ function valueOfPayload(payload: Uint8Array, inModule: boolean, h: RecordHeader,
     if (h.rid === 0n) throw corrupt(`legacy record has rid 0 (${where()})`);
     return { value: applyTemplate(inModule ? copyBytes(payload) : payload, ctx.template), shared: false };
   }
-  const compressed = payload.length >= FRAME_HEADER_SIZE && (payload[1]! & FRAME_FLAG_COMPRESSED) !== 0;
+  const compressed = isCompressedBody(payload);
   const frame = decodeFrame(inModule && compressed ? copyBytes(payload) : payload);
   const sub = ptrSubIndex(ptr);
   if (sub >= frame.header.k) throw corrupt(`sub-index ${sub} >= K ${frame.header.k} (${where()})`);
