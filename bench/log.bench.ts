@@ -3,14 +3,18 @@
 //    straight from the caller's arrays) vs fs.writevSync of the same values in 256 KiB batches;
 //  - random reads: Manager.read by pointer with CRC verification vs fs.readSync of the same bytes;
 //  - memory: peak RSS and WebAssembly memory over a 1 GiB append run.
-//   node build/bench/log.bench.js [--quick]
+//   node build/bench/log.bench.js [--quick] [--baseline=<another build's build/src/index.node.js>]
+// With --baseline, Writer.append and Manager.read (CRC) of that build run too, in the same process,
+// alternated with this build's run by run, and the tables gain a column each (e.g. a copy of build/
+// made before a change).
 // With --json (bench/runtimes.bench.ts runs it so in Node, Deno and Bun) it runs a reduced workload,
 // --sizes=1024,4096 (default), and prints one line of JSON instead of writing results/log.md.
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writevSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as current from '../src/index.node.js';
 import { encodeFileId, init, Manager, NodeStorage, SeededRandom, wasmMemoryBytes, Writer, type ValuePtr } from '../src/index.node.js';
 import { noise } from '../test/helpers.js';
 import { fmtNum, machineInfo, mbPerSec, median } from './harness.js';
@@ -33,15 +37,22 @@ const say = (s = '') => {
 };
 
 await init();
+const baselineArg = process.argv.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
+const baseline = baselineArg === undefined ? undefined : ((await import(pathToFileURL(baselineArg).href)) as typeof current);
+await baseline?.init();
+
+type AppendMode = 'raw' | 'append' | 'rawFrames' | 'baseline';
 
 interface AppendResult {
   ours: number;
   oursRaw: number;
   raw: number;
+  /** Writer.append of the --baseline build. */
+  base: number;
 }
 
 /** One timed append run of `total` payload bytes in values of `size` bytes; returns MB/s of payload. */
-async function appendRun(size: number, total: number, values: Uint8Array[], mode: 'raw' | 'append' | 'rawFrames'): Promise<number> {
+async function appendRun(size: number, total: number, values: Uint8Array[], mode: AppendMode): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'valuelog-bench-'));
   try {
     const count = Math.floor(total / size);
@@ -65,10 +76,11 @@ async function appendRun(size: number, total: number, values: Uint8Array[], mode
       if (batch.length) writevSync(fd, batch, at);
       closeSync(fd);
     } else {
-      const storage = new NodeStorage(dir);
-      const w = await Writer.open(storage, encodeFileId(0, 1), { bufferSize: BATCH });
+      const lib = mode === 'baseline' ? baseline! : current;
+      const storage = new lib.NodeStorage(dir);
+      const w = await lib.Writer.open(storage, lib.encodeFileId(0, 1), { bufferSize: BATCH });
       t0 = performance.now();
-      if (mode === 'append') {
+      if (mode === 'append' || mode === 'baseline') {
         for (let i = 0; i < count; i++) w.append(i + 1, values[i % values.length]!);
       } else {
         const per = Math.max(8, Math.floor(BATCH / size));
@@ -108,12 +120,13 @@ async function appends(size: number): Promise<AppendResult> {
   const total = P.appendMiB * 2 ** 20;
   const values = Array.from({ length: 64 }, (_, i) => noise(size, i + 1));
   const runs = P.runs;
-  for (const mode of ['raw', 'append', 'rawFrames'] as const) await appendRun(size, Math.min(total, 8 * 2 ** 20), values, mode); // warm-up
-  const r: Record<'raw' | 'append' | 'rawFrames', number[]> = { raw: [], append: [], rawFrames: [] };
+  const modes: AppendMode[] = baseline ? ['raw', 'append', 'rawFrames', 'baseline'] : ['raw', 'append', 'rawFrames'];
+  for (const mode of modes) await appendRun(size, Math.min(total, 8 * 2 ** 20), values, mode); // warm-up
+  const r: Record<AppendMode, number[]> = { raw: [], append: [], rawFrames: [], baseline: [] };
   for (let i = 0; i < runs; i++) {
-    for (const mode of ['raw', 'append', 'rawFrames'] as const) r[mode].push(await appendRun(size, total, values, mode));
+    for (const mode of i % 2 ? [...modes].reverse() : modes) r[mode].push(await appendRun(size, total, values, mode));
   }
-  return { raw: median(r.raw), ours: median(r.append), oursRaw: median(r.rawFrames) };
+  return { raw: median(r.raw), ours: median(r.append), oursRaw: median(r.rawFrames), base: baseline ? median(r.baseline) : NaN };
 }
 
 interface ReadResult {
@@ -122,6 +135,8 @@ interface ReadResult {
   raw: number;
   p50: number[];
   p99: number[];
+  /** Manager.read (CRC) of the --baseline build. */
+  base: number;
 }
 
 async function reads(size: number): Promise<ReadResult> {
@@ -154,15 +169,19 @@ async function reads(size: number): Promise<ReadResult> {
       lat.sort((a, b) => a - b);
       return { ops: (order.length * 1000) / ms, p50: lat[Math.floor(lat.length / 2)]!, p99: lat[Math.floor(lat.length * 0.99)]! };
     };
-    const results = { raw: [] as number[], ours: [] as number[], noCrc: [] as number[] };
+    const bm = baseline ? await baseline.Manager.open(new baseline.NodeStorage(dir)) : undefined;
+    const results = { raw: [] as number[], ours: [] as number[], noCrc: [] as number[], base: [] as number[] };
     let p50: number[] = [];
     let p99: number[] = [];
     for (let round = 0; round < P.readRounds; round++) {
       const raw = timeIt((i) => readSync(fd, dst, 0, size, valueAt(ptrs[i]!)));
+      // The baseline's reads go before this build's on even rounds and after them on odd ones.
+      if (bm && round % 2 === 0) results.base.push(timeIt((i) => bm.read(ptrs[i]!)).ops);
       m.setDisableReadChecksum(false);
       const ours = timeIt((i) => m.read(ptrs[i]!));
       m.setDisableReadChecksum(true);
       const noCrc = timeIt((i) => m.read(ptrs[i]!));
+      if (bm && round % 2 === 1) results.base.push(timeIt((i) => bm.read(ptrs[i]!)).ops);
       results.raw.push(raw.ops);
       results.ours.push(ours.ops);
       results.noCrc.push(noCrc.ops);
@@ -171,7 +190,8 @@ async function reads(size: number): Promise<ReadResult> {
     }
     closeSync(fd);
     await m.close();
-    return { raw: median(results.raw), ours: median(results.ours), oursNoCrc: median(results.noCrc), p50, p99 };
+    await bm?.close();
+    return { raw: median(results.raw), ours: median(results.ours), oursNoCrc: median(results.noCrc), p50, p99, base: bm ? median(results.base) : NaN };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -216,23 +236,25 @@ say('MB/s counts user payload only. Raw = `fs.writevSync` of the same value arra
 say();
 say('## Appends');
 say();
-say('| value size | raw writev MB/s | Writer.append MB/s | ratio | appendRawFrames MB/s | ratio | appends/s (append) |');
-say('|---:|---:|---:|---:|---:|---:|---:|');
+const baseCells = (v: number, raw: number, fmt: (x: number) => string) => (baseline ? ` ${fmt(v)} | ${(v / raw).toFixed(2)} |` : '');
+if (baseline) say(`Baseline: ${baselineArg}.`);
+say(`| value size | raw writev MB/s | Writer.append MB/s | ratio | appendRawFrames MB/s | ratio | appends/s (append) |${baseline ? ' baseline Writer.append MB/s | ratio |' : ''}`);
+say(`|---:|---:|---:|---:|---:|---:|---:|${baseline ? '---:|---:|' : ''}`);
 const result: LogBenchJson = { runtime: runtimeName(), machine: machineInfo(), appends: [], reads: [], memory: undefined };
 for (const size of SIZES) {
   const r = await appends(size);
   result.appends.push({ size, rawMBs: r.raw, appendMBs: r.ours, rawFramesMBs: r.oursRaw });
-  say(`| ${size} B | ${r.raw.toFixed(0)} | ${r.ours.toFixed(0)} | ${(r.ours / r.raw).toFixed(2)} | ${r.oursRaw.toFixed(0)} | ${(r.oursRaw / r.raw).toFixed(2)} | ${fmtNum((r.ours * 1e6) / size)} |`);
+  say(`| ${size} B | ${r.raw.toFixed(0)} | ${r.ours.toFixed(0)} | ${(r.ours / r.raw).toFixed(2)} | ${r.oursRaw.toFixed(0)} | ${(r.oursRaw / r.raw).toFixed(2)} | ${fmtNum((r.ours * 1e6) / size)} |${baseCells(r.base, r.raw, (x) => x.toFixed(0))}`);
 }
 say();
 say('## Random reads by pointer');
 say();
-say('| value size | raw pread ops/s | Manager.read (CRC) ops/s | ratio | Manager.read (no CRC) ops/s | ratio | p50 / p99 µs raw | p50 / p99 µs CRC |');
-say('|---:|---:|---:|---:|---:|---:|---:|---:|');
+say(`| value size | raw pread ops/s | Manager.read (CRC) ops/s | ratio | Manager.read (no CRC) ops/s | ratio | p50 / p99 µs raw | p50 / p99 µs CRC |${baseline ? ' baseline Manager.read (CRC) ops/s | ratio |' : ''}`);
+say(`|---:|---:|---:|---:|---:|---:|---:|---:|${baseline ? '---:|---:|' : ''}`);
 for (const size of SIZES) {
   const r = await reads(size);
   result.reads.push({ size, rawOps: r.raw, readOps: r.ours, noCrcOps: r.oursNoCrc, p50ns: r.p50[1]!, p99ns: r.p99[1]! });
-  say(`| ${size} B | ${fmtNum(r.raw)} | ${fmtNum(r.ours)} | ${(r.ours / r.raw).toFixed(2)} | ${fmtNum(r.oursNoCrc)} | ${(r.oursNoCrc / r.raw).toFixed(2)} | ${(r.p50[0]! / 1e3).toFixed(2)} / ${(r.p99[0]! / 1e3).toFixed(2)} | ${(r.p50[1]! / 1e3).toFixed(2)} / ${(r.p99[1]! / 1e3).toFixed(2)} |`);
+  say(`| ${size} B | ${fmtNum(r.raw)} | ${fmtNum(r.ours)} | ${(r.ours / r.raw).toFixed(2)} | ${fmtNum(r.oursNoCrc)} | ${(r.oursNoCrc / r.raw).toFixed(2)} | ${(r.p50[0]! / 1e3).toFixed(2)} / ${(r.p99[0]! / 1e3).toFixed(2)} | ${(r.p50[1]! / 1e3).toFixed(2)} / ${(r.p99[1]! / 1e3).toFixed(2)} |${baseCells(r.base, r.raw, fmtNum)}`);
 }
 say();
 say('p50/p99 are over batches of 500 reads (per-read latency is below the timer resolution).');

@@ -2,10 +2,11 @@
 // (docs/DESIGN.md, "Reading"), which Manager and ValueSet share. Both return values the caller owns.
 import { allocBytes, copyBytes } from './alloc.js';
 import { crc32c } from './codec/codecs.js';
+import { heap, ModuleRegion, Scratch } from './codec/module.js';
 import { corrupt, invalidArgument, ValueLogError } from './errors.js';
 import { decodeFrame, decodeFramePayload, decodeFramePrefix, type DecodedFrame, type DictLookup, frameRawLength, framePrefixLength, frameValue, validateFrameDict } from './format/frame.js';
 import { checkValuePtr, groupedPtrLength, isGroupedPtr, ptrRecordLength, ptrSubIndex, type ValuePtr } from './format/pointer.js';
-import { decodeRecordHeader, isGroupedRecord, type RecordHeader, verifyRecordChecksum } from './format/record.js';
+import { decodeRecordHeader, isGroupedRecord, type RecordHeader, verifyRecordChecksum, verifyRecordInModule } from './format/record.js';
 import { checkFileId, segmentFileName } from './format/segment.js';
 import { decodeTemplateValue, isTemplateEncoded, TemplateDefCache, type TemplateDecodeOptions, type TemplateLookup } from './format/template.js';
 import { FRAME_FLAG_COMPRESSED, FRAME_HEADER_SIZE, HEADER_SIZE } from './limits.js';
@@ -41,6 +42,11 @@ export function applyTemplate(value: Uint8Array, t: TemplateContext | undefined)
   return decodeTemplateValue(value, t.lookup, t.cache, t.opts, crc32c);
 }
 
+/** Whether a frame body says it is compressed (read before decoding it; decodeFrame validates the rest). */
+function isCompressedBody(body: Uint8Array): boolean {
+  return body.length >= FRAME_HEADER_SIZE && (body[1]! & FRAME_FLAG_COMPRESSED) !== 0;
+}
+
 function eof(what: string): ValueLogError {
   return new ValueLogError('UNEXPECTED_EOF', `valuelog: unexpected end of file (${what})`);
 }
@@ -61,7 +67,15 @@ export class Reader implements Iterable<ReaderEntry> {
   private pos = 0;
   private queue: ReaderEntry[] = [];
   private qi = 0;
-  private buf: Uint8Array;
+  /**
+   * The read-ahead buffer: a region of module memory when the staging budget allows (records are
+   * then checked where they lie, and values copied out once), otherwise ordinary memory (jsBuf).
+   * Views of the region are taken anew for each record and not kept across a call that may grow
+   * the module's memory.
+   */
+  private readonly region: ModuleRegion | undefined;
+  private readonly jsBuf: Uint8Array | undefined;
+  private readonly bufSize: number;
   private bufStart = 0;
   private bufLen = 0;
   private closed = false;
@@ -72,7 +86,13 @@ export class Reader implements Iterable<ReaderEntry> {
     readonly fileId: number,
     bufferSize: number,
   ) {
-    this.buf = new Uint8Array(bufferSize);
+    this.bufSize = bufferSize;
+    this.region = ModuleRegion.acquire(bufferSize, this);
+    if (this.region === undefined) this.jsBuf = new Uint8Array(bufferSize);
+  }
+
+  private buffer(): Uint8Array {
+    return this.region !== undefined ? this.region.view() : this.jsBuf!;
   }
 
   /** Opens segment `fileId` read-only for a scan from its start; NOT_FOUND when it does not exist. */
@@ -114,6 +134,7 @@ export class Reader implements Iterable<ReaderEntry> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.region?.release();
     this.file.close();
   }
 
@@ -143,22 +164,30 @@ export class Reader implements Iterable<ReaderEntry> {
     const record = this.view(start, HEADER_SIZE + h.valueLen);
     const payload = record.subarray(HEADER_SIZE);
     if (payload.length < h.valueLen) throw eof(`record at ${start} in ${segmentFileName(this.fileId)} needs ${h.valueLen} payload bytes, ${payload.length} present`);
-    if (this.verify) verifyRecordChecksum(record, 0, h.crc, payload);
-    const entries = this.entries(start, h, payload);
+    // A record in the module's memory is checked where it lies (heap views start at address 0).
+    const inModule = this.region !== undefined && record.buffer === heap().buffer;
+    if (this.verify) {
+      if (inModule) verifyRecordInModule(record.byteOffset, h.crc, h.valueLen);
+      else verifyRecordChecksum(record, 0, h.crc, payload);
+    }
+    const entries = this.entries(start, h, payload, inModule);
     this.pos = start + HEADER_SIZE + h.valueLen;
     this.queue = entries;
     this.qi = 1;
     return entries[0];
   }
 
-  private entries(start: number, h: RecordHeader, payload: Uint8Array): ReaderEntry[] {
+  /** The record's values, copied out of the read-ahead buffer; `inModule`: it is module memory. */
+  private entries(start: number, h: RecordHeader, payload: Uint8Array, inModule: boolean): ReaderEntry[] {
     const offset = start + 4;
     if (!isGroupedRecord(h)) {
       if (h.rid === 0n) throw corrupt(`legacy record at ${start} has rid 0`);
       const value = this.decode ? applyTemplate(copyBytes(payload), this.template) : undefined;
       return [{ rid: h.rid, value, ptr: { offset, length: (16 + h.valueLen) >>> 0, fileId: this.fileId } }];
     }
-    const frame = decodeFrame(payload);
+    // Decoding may grow the module's memory, which would detach a view of it: copy a compressed payload first.
+    const compressed = isCompressedBody(payload);
+    const frame = decodeFrame(inModule && compressed ? copyBytes(payload) : payload);
     frameRawLength(frame);
     let decoded: Uint8Array | undefined;
     if (this.decode) {
@@ -182,15 +211,15 @@ export class Reader implements Iterable<ReaderEntry> {
 
   /** Up to n bytes at `at` (fewer at end of file), served from the read-ahead buffer. */
   private view(at: number, n: number): Uint8Array {
-    if (at >= this.bufStart && at + n <= this.bufStart + this.bufLen) return this.buf.subarray(at - this.bufStart, at - this.bufStart + n);
-    if (n > this.buf.length) {
+    if (at >= this.bufStart && at + n <= this.bufStart + this.bufLen) return this.buffer().subarray(at - this.bufStart, at - this.bufStart + n);
+    if (n > this.bufSize) {
       const big = new Uint8Array(n);
       const got = this.file.read(big, at);
       return big.subarray(0, got);
     }
     this.bufStart = at;
-    this.bufLen = this.file.read(this.buf, at);
-    return this.buf.subarray(0, Math.min(n, this.bufLen));
+    this.bufLen = this.file.read(this.buffer(), at);
+    return this.buffer().subarray(0, Math.min(n, this.bufLen));
   }
 }
 
@@ -226,6 +255,16 @@ export interface FrameCache {
 /** Records up to this body size are read whole in one call even without checksum verification. */
 const SMALL_RECORD_BODY = 256 * 1024;
 
+/**
+ * Checksummed pointer reads of records up to this size (header included) land in module memory
+ * (readArea), are checked where they lie, and only the value is copied out; larger ones are read
+ * into a fresh array and checksummed through the CRC window, as before. This bounds what reads add
+ * to the module's memory (which never shrinks) to 1 MiB.
+ */
+export const MODULE_READ_MAX = 1024 * 1024;
+/** Where checksummed pointer reads land; reads are synchronous, so one area serves them all. */
+const readArea = new Scratch();
+
 function readFully(file: StorageFile, at: number, n: number, what: () => string): Uint8Array {
   const b = allocBytes(n);
   const got = file.read(b, at);
@@ -256,6 +295,7 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   }
   // A hint is 16 + ValueLen: anything below 16 cannot name a record.
   if (hint !== 0 && hint < 16) throw corrupt(`pointer length hint ${hint} < 16 (${where()})`);
+  if (hint !== 0 && ctx.verify && hint + 4 <= MODULE_READ_MAX) return readInModule(file, start, hint, grouped, ptr, ctx, where);
   // With a length hint the whole record comes back in one read; without one, header first.
   let record: Uint8Array;
   let h: RecordHeader;
@@ -267,8 +307,7 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
     h = decodeRecordHeader(head);
     record = head;
   }
-  if (hint !== 0 && hint !== 16 + h.valueLen) throw corrupt(`pointer length hint ${hint} != record length ${16 + h.valueLen} (${where()})`);
-  if (isGroupedRecord(h) !== grouped) throw corrupt(`${grouped ? 'grouped' : 'plain'} pointer to a ${grouped ? 'plain' : 'grouped'} record (${where()})`);
+  checkRecordKind(h, hint, grouped, where);
   // Without checksum, a large uncompressed frame is read piecemeal (prefix, then the one value).
   if (grouped && !ctx.verify && h.valueLen > SMALL_RECORD_BODY) {
     const fast = readUncompressedValue(file, start, h, ptr, where);
@@ -276,19 +315,55 @@ export function readValue(file: StorageFile, fileId: number, ptr: ValuePtr, ctx:
   }
   const payload = record.length >= HEADER_SIZE + h.valueLen ? record.subarray(HEADER_SIZE, HEADER_SIZE + h.valueLen) : readFully(file, start + HEADER_SIZE, h.valueLen, where);
   if (ctx.verify) verifyRecordChecksum(record, 0, h.crc, payload);
-  if (!grouped) {
+  return valueOfPayload(payload, false, h, start, ptr, ctx, where);
+}
+
+/** The pointer's length hint and kind (grouped or plain) against the record header. */
+function checkRecordKind(h: RecordHeader, hint: number, grouped: boolean, where: () => string): void {
+  if (hint !== 0 && hint !== 16 + h.valueLen) throw corrupt(`pointer length hint ${hint} != record length ${16 + h.valueLen} (${where()})`);
+  if (isGroupedRecord(h) !== grouped) throw corrupt(`${grouped ? 'grouped' : 'plain'} pointer to a ${grouped ? 'plain' : 'grouped'} record (${where()})`);
+}
+
+/**
+ * readValue with a length hint and checksum for a record of at most MODULE_READ_MAX bytes: the
+ * record is read into module memory, its CRC computed there, and the value copied out once into an
+ * array the caller owns (the caller never gets a view of module memory).
+ */
+function readInModule(file: StorageFile, start: number, hint: number, grouped: boolean, ptr: ValuePtr, ctx: PointerReadContext, where: () => string): { value: Uint8Array; shared: boolean } {
+  const n = hint + 4;
+  const p = readArea.reserve(n); // may grow module memory: every view below is taken after it
+  const got = file.read(heap().subarray(p, p + n), start);
+  if (got < n) throw eof(`${where()}: ${got} of ${n} bytes`);
+  const record = heap().subarray(p, p + n);
+  const h = decodeRecordHeader(record);
+  checkRecordKind(h, hint, grouped, where);
+  verifyRecordInModule(p, h.crc, h.valueLen);
+  return valueOfPayload(record.subarray(HEADER_SIZE), true, h, start, ptr, ctx, where);
+}
+
+/**
+ * The value a pointer names in a (checked) record payload. `inModule`: the payload is a view of
+ * module memory, so whatever the caller or the frame cache keeps is copied out first, and a
+ * compressed payload is copied before it is decoded (the decoder's buffers may grow the module's
+ * memory, which detaches the view).
+ */
+function valueOfPayload(payload: Uint8Array, inModule: boolean, h: RecordHeader, start: number, ptr: ValuePtr, ctx: PointerReadContext, where: () => string): { value: Uint8Array; shared: boolean } {
+  if (!isGroupedRecord(h)) {
     if (h.rid === 0n) throw corrupt(`legacy record has rid 0 (${where()})`);
-    return { value: applyTemplate(payload, ctx.template), shared: false };
+    return { value: applyTemplate(inModule ? copyBytes(payload) : payload, ctx.template), shared: false };
   }
-  const frame = decodeFrame(payload);
+  const compressed = isCompressedBody(payload);
+  const frame = decodeFrame(inModule && compressed ? copyBytes(payload) : payload);
   const sub = ptrSubIndex(ptr);
   if (sub >= frame.header.k) throw corrupt(`sub-index ${sub} >= K ${frame.header.k} (${where()})`);
-  const decoded = decodeFramePayload(frame, ctx.dictLookup);
-  if (ctx.cache && (frame.header.k > 1 || (frame.header.flags & FRAME_FLAG_COMPRESSED) !== 0)) {
+  let decoded = decodeFramePayload(frame, ctx.dictLookup);
+  if (ctx.cache && (frame.header.k > 1 || compressed)) {
+    if (inModule && !compressed) decoded = copyBytes(decoded);
     ctx.cache.put(start, { recordLen: 16 + h.valueLen, decoded, offsets: frame.offsets, k: frame.header.k, verified: ctx.verify });
     return { value: applyTemplate(frameValue(decoded, frame.offsets, sub), ctx.template), shared: true };
   }
-  return { value: applyTemplate(frameValue(decoded, frame.offsets, sub), ctx.template), shared: false };
+  const value = frameValue(decoded, frame.offsets, sub);
+  return { value: applyTemplate(inModule && !compressed ? copyBytes(value) : value, ctx.template), shared: false };
 }
 
 /**

@@ -1,12 +1,15 @@
 // Writer (docs/DESIGN.md, "Writing"): appends grouped records to one segment. Records are laid
-// out directly in an in-memory staging buffer and reach storage in large writes (a storage call costs
-// 30-80 µs on OPFS), or go straight to storage with writev when they are larger than the buffer.
+// out directly in a staging buffer inside the WebAssembly module's memory, checksummed there (no
+// copy for the CRC) and reach storage in large writes from views of it (a storage call costs 30-80 µs
+// on OPFS), or go straight to storage with writev when they are larger than the buffer. When the
+// module's staging budget is spent the buffer is ordinary memory and the CRC copies, as before.
 // Pointers are returned before the bytes are visible; flush() makes them visible, sync() durable.
 import type { Clock, EncodeCostModel } from './clock.js';
 import { asValueLogError, invalidArgument, corrupt, tooLarge, ValueLogError } from './errors.js';
 import { BlockCodec, checkBodySize, checkRecordsInto, type FrameContent, framePrefixLength, type LogRecord, writeFrameBody, writeFramePrefix } from './format/frame.js';
 import { groupedPtrLength, ptrRecordLength, type ValuePtr } from './format/pointer.js';
-import { checkRecordSize, sealRecord, writeRecordHeader } from './format/record.js';
+import { ModuleRegion } from './codec/module.js';
+import { checkRecordSize, sealRecord, sealRecordInModule, writeRecordHeader } from './format/record.js';
 import { checkFileId, segmentFileName } from './format/segment.js';
 import { FramePreparer, rawFrameStats, type FrameStats } from './frame-preparer.js';
 import { FRAME_HEADER_SIZE, FRAME_VERSION, HEADER_SIZE, MAX_FRAME_K, RECORD_FLAG_GROUPED } from './limits.js';
@@ -66,7 +69,18 @@ export class Writer {
   private id: number;
   /** File offset where the staging buffer starts (everything before it was handed to storage). */
   private flushed: number;
-  private staging: Uint8Array;
+  /** Staging buffer size in bytes. */
+  private readonly cap: number;
+  /**
+   * The staging buffer, chosen on first use: a region of module memory (records are checksummed
+   * where they lie), or, when the module's staging budget is spent, ordinary memory (jsStaging).
+   * Views of the region are taken anew for each use (stagingView) and never kept across a call that
+   * may grow the module's memory. Storage calls are synchronous, so a staged byte is never
+   * overwritten before the write that hands it to storage has returned; after a failed write the
+   * writer stops and never writes the buffer again.
+   */
+  private region: ModuleRegion | undefined;
+  private jsStaging: Uint8Array | undefined;
   private pending = 0;
   private closed = false;
   private readonly preparer = new FramePreparer(true);
@@ -85,7 +99,7 @@ export class Writer {
     this.flushed = size;
     const cap = bufferSize === undefined ? DEFAULT_WRITER_BUFFER : bufferSize;
     if (!Number.isSafeInteger(cap) || cap < MIN_WRITER_BUFFER) throw invalidArgument(`bufferSize must be an integer >= ${MIN_WRITER_BUFFER}, got ${String(bufferSize)}`);
-    this.staging = new Uint8Array(cap);
+    this.cap = cap;
   }
 
   /** Opens (creating if needed) the segment for `fileId` and appends after its current end. */
@@ -220,7 +234,7 @@ export class Writer {
     const at = this.stage(HEADER_SIZE + body.length);
     if (at < 0) this.writeRecordDirect([body]);
     else {
-      this.staging.set(body, at + HEADER_SIZE);
+      this.stagingView().set(body, at + HEADER_SIZE);
       this.sealStaged(at, body.length);
     }
     return framePointers(start, body.length, k, this.id);
@@ -272,7 +286,7 @@ export class Writer {
       for (const r of records) total += r.value.length;
       if (total / records.length < this.writevMinAvgBytes) return false;
     }
-    const maxBytes = this.staging.length;
+    const maxBytes = this.cap;
     // Predicted storage calls with writev: each frame needs 2 + K iovecs (header, prefix, values).
     let writevCalls = 0;
     let iovs = 0;
@@ -321,7 +335,7 @@ export class Writer {
     const stats = emptyStats();
     let queue: Uint8Array[] = [];
     let queueBytes = 0;
-    const maxBytes = this.staging.length;
+    const maxBytes = this.cap;
     const drain = () => {
       if (queue.length === 0) return;
       this.countedWritev(file, queue, this.flushed, queueBytes);
@@ -423,6 +437,9 @@ export class Writer {
       this.file.close();
     }
     this.closed = true;
+    this.region?.release();
+    this.region = undefined;
+    this.jsStaging = undefined;
     if (err !== undefined) throw err;
   }
 
@@ -462,7 +479,7 @@ export class Writer {
       writeFramePrefix(prefix, 0, frame);
       this.writeRecordDirect(frame.stored ? [prefix, frame.stored] : [prefix, ...frame.values]);
     } else {
-      writeFrameBody(this.staging, at + HEADER_SIZE, frame);
+      writeFrameBody(this.stagingView(), at + HEADER_SIZE, frame);
       this.sealStaged(at, bodyLength);
     }
     return framePointers(start, bodyLength, frame.rids.length, this.id);
@@ -473,14 +490,28 @@ export class Writer {
    * or -1 when it is larger than the buffer (it then goes to storage with writeRecordDirect).
    */
   private stage(total: number): number {
-    if (total > this.staging.length) return -1;
-    if (this.pending + total > this.staging.length) this.flushStaging();
+    if (total > this.cap) return -1;
+    this.chooseStaging();
+    if (this.pending + total > this.cap) this.flushStaging();
     return this.pending;
+  }
+
+  /** Picks the staging buffer on first use (the region's allocation may grow module memory). */
+  private chooseStaging(): void {
+    if (this.region !== undefined || this.jsStaging !== undefined) return;
+    this.region = ModuleRegion.acquire(this.cap, this);
+    if (this.region === undefined) this.jsStaging = new Uint8Array(this.cap);
+  }
+
+  /** The staging buffer as a view valid until the next call that may grow module memory. */
+  private stagingView(): Uint8Array {
+    return this.region !== undefined ? this.region.view() : this.jsStaging!;
   }
 
   /** Writes the header of the grouped record whose body was laid out after staging[at + 20] and keeps it. */
   private sealStaged(at: number, bodyLength: number): void {
-    sealRecord(this.staging, at, RECORD_FLAG_GROUPED, 0, bodyLength);
+    if (this.region !== undefined) sealRecordInModule(this.region.ptr + at, RECORD_FLAG_GROUPED, 0, bodyLength);
+    else sealRecord(this.jsStaging!, at, RECORD_FLAG_GROUPED, 0, bodyLength);
     this.pending += HEADER_SIZE + bodyLength;
   }
 
@@ -496,9 +527,10 @@ export class Writer {
 
   /** Appends bytes as they are (a raw record copy). */
   private writeBytes(raw: Uint8Array): void {
-    if (raw.length <= this.staging.length) {
-      if (this.pending + raw.length > this.staging.length) this.flushStaging();
-      this.staging.set(raw, this.pending);
+    if (raw.length <= this.cap) {
+      this.chooseStaging();
+      if (this.pending + raw.length > this.cap) this.flushStaging();
+      this.stagingView().set(raw, this.pending);
       this.pending += raw.length;
       return;
     }
@@ -547,7 +579,8 @@ export class Writer {
   private flushStaging(): void {
     if (this.failed !== undefined) throw stoppedError(this.failed);
     if (this.pending === 0) return;
-    const data = this.staging.subarray(0, this.pending);
+    // A view taken just before the write: the write cannot grow module memory.
+    const data = this.stagingView().subarray(0, this.pending);
     if (this.file) {
       this.writeAt(this.file, data, this.flushed);
       this.io.writes++;

@@ -80,6 +80,14 @@ export function crc32c(data: Uint8Array, crc = 0): number {
   return c >>> 0;
 }
 
+/**
+ * CRC-32C (crc32c's semantics) of the n bytes already in module memory at address p: no copy. The
+ * caller guarantees the bytes are there (a ModuleRegion or a Scratch it reserved).
+ */
+export function crc32cInModule(p: number, n: number, crc = 0): number {
+  return wasm().vl_crc32c(crc >>> 0, p, n) >>> 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 // LZ4 block and Snappy raw
 

@@ -62,10 +62,13 @@ export function wasm(): WasmExports {
   return exportsRef;
 }
 
-/** A byte view of the module's memory, renewed whenever the memory has grown. */
+/**
+ * A byte view of the module's memory, renewed whenever the memory has grown. Growth detaches the
+ * old buffer, and a view of a detached buffer has length 0: that check is what keeps the view
+ * current, without the cost of reading `memory.buffer` (a host call) on every use.
+ */
 export function heap(): Uint8Array {
-  const buf = wasm().memory.buffer;
-  if (heapView.buffer !== buf) heapView = new Uint8Array(buf);
+  if (heapView.length === 0) heapView = new Uint8Array(wasm().memory.buffer);
   return heapView;
 }
 
@@ -195,6 +198,78 @@ export class Scratch {
       this.cap = 0;
     }
   }
+}
+
+/**
+ * Module memory that staging regions (ModuleRegion) may hold in all: 16 MiB, 64 writers with the
+ * default 256 KiB buffer. Module memory never shrinks, so this bounds what staging can ever add to it;
+ * a writer that finds the budget spent stages in ordinary JavaScript memory instead (docs/DESIGN.md,
+ * "Writing").
+ */
+export const MODULE_STAGING_BUDGET = 16 * 1024 * 1024;
+let stagingHeld = 0;
+
+/** Frees the regions of writers that were dropped without close(). */
+const regionReaper = new FinalizationRegistry<ModuleRegion>((r) => r.release());
+
+/**
+ * A fixed region of module memory that its owner keeps until release(): the writer's staging area,
+ * where records are laid out and checksummed where they lie and handed to storage from views. Its
+ * pointer never changes; a view of it (view()) must be taken again after any call that may grow
+ * the module's memory (growth replaces the buffer and detaches every older view).
+ */
+export class ModuleRegion {
+  private released = false;
+  private current: Uint8Array = new Uint8Array(0);
+
+  private constructor(
+    /** Address of the region in module memory. */
+    readonly ptr: number,
+    /** Length in bytes. */
+    readonly size: number,
+  ) {}
+
+  /**
+   * A region of `size` bytes, or undefined when the module is not loaded, the staging budget
+   * (MODULE_STAGING_BUDGET) would be exceeded, or the module's memory is exhausted. `owner`, when
+   * given, releases the region if it is collected without release() having been called.
+   */
+  static acquire(size: number, owner?: object): ModuleRegion | undefined {
+    if (!isInitialized() || !Number.isSafeInteger(size) || size <= 0 || stagingHeld + size > MODULE_STAGING_BUDGET) return undefined;
+    const p = wasm().vl_malloc(size);
+    if (p === 0) return undefined;
+    stagingHeld += size;
+    const r = new ModuleRegion(p, size);
+    if (owner !== undefined) regionReaper.register(owner, r, r);
+    return r;
+  }
+
+  /**
+   * A view of the region on the module's current memory buffer: renewed when growth has detached
+   * the previous one (its length is then 0), so it is only valid until the next call that may grow.
+   */
+  view(): Uint8Array {
+    if (this.current.length === 0) {
+      if (this.released) throw new ValueLogError('CLOSED', 'valuelog: staging region was released');
+      this.current = heap().subarray(this.ptr, this.ptr + this.size);
+    }
+    return this.current;
+  }
+
+  /** Gives the region back to the module's allocator; releasing twice is a no-op. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.current = new Uint8Array(0);
+    regionReaper.unregister(this);
+    wasm().vl_free(this.ptr);
+    stagingHeld -= this.size;
+  }
+}
+
+/** Module memory held by staging regions now (tests and diagnostics). */
+export function moduleStagingBytes(): number {
+  return stagingHeld;
 }
 
 /** Copies n bytes out of module memory into a fresh array the caller owns. */

@@ -1,7 +1,8 @@
 // Record header (docs/FORMAT.md, "Record header"): CRC u32 | version u8 | flags u8 | reserved u16 |
 // RID u64 | ValueLen u32, little-endian, followed by ValueLen payload bytes. The CRC-32C covers
 // header[4:20] and the payload.
-import { crc32c } from '../codec/codecs.js';
+import { crc32c, crc32cInModule } from '../codec/codecs.js';
+import { heap } from '../codec/module.js';
 import { corrupt, tooLarge } from '../errors.js';
 import { putU32, putU64 } from './bytes.js';
 import { HEADER_SIZE, limits, RECORD_FLAG_GROUPED, VERSION } from '../limits.js';
@@ -79,6 +80,17 @@ export function sealRecord(dst: Uint8Array, at: number, flags: number, rid: bigi
   putU32(dst, at, crc32c(dst.subarray(at + 4, at + HEADER_SIZE + payloadLength)));
 }
 
+/**
+ * sealRecord for a record laid out in the WebAssembly module's memory at address `p` (header, then
+ * `payloadLength` payload bytes): the CRC is computed where the bytes lie, without copying them.
+ */
+export function sealRecordInModule(p: number, flags: number, rid: bigint | number, payloadLength: number): void {
+  writeHeaderFields(heap(), p, flags, rid, payloadLength);
+  // The CRC call cannot grow memory, so the view taken after it is on the same buffer.
+  const crc = crc32cInModule(p + 4, HEADER_SIZE - 4 + payloadLength);
+  putU32(heap(), p, crc);
+}
+
 /** header[4:20]: version, flags, reserved, RID, ValueLen (after the size check). */
 function writeHeaderFields(dst: Uint8Array, at: number, flags: number, rid: bigint | number, len: number): void {
   checkRecordSize(len);
@@ -100,6 +112,14 @@ export function encodeRecord(flags: number, rid: bigint, payload: Uint8Array): U
 
 /** Verifies the stored CRC of a record whose header and payload are given. */
 export function verifyRecordChecksum(header: Uint8Array, headerAt: number, stored: number, payload: Uint8Array): void {
-  const actual = recordChecksum(header, headerAt, [payload]);
+  checkStoredCrc(stored, recordChecksum(header, headerAt, [payload]));
+}
+
+/** verifyRecordChecksum for a record in the WebAssembly module's memory at address `p`, checked where it lies. */
+export function verifyRecordInModule(p: number, stored: number, payloadLength: number): void {
+  checkStoredCrc(stored, crc32cInModule(p + 4, HEADER_SIZE - 4 + payloadLength));
+}
+
+function checkStoredCrc(stored: number, actual: number): void {
   if (actual !== stored) throw corrupt(`checksum mismatch: stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${actual.toString(16).padStart(8, '0')}`);
 }
